@@ -1,0 +1,129 @@
+"""System checks: bad job definitions fail ``manage.py check`` with an id and a hint."""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from django.conf import settings
+from django.core.checks import Error
+from django.utils.module_loading import import_string
+
+from . import conf
+from .jobs import MISSED_POLICIES
+from .registry import cronScheduler
+from .schedules import Schedule, parse_every
+
+
+def check_settings(app_configs=None, **kwargs):
+    errors = []
+    path = conf.get("LOCK_BACKEND")
+    try:
+        import_string(path)
+    except ImportError as exc:
+        errors.append(
+            Error(
+                f"DJANGO_CRON['LOCK_BACKEND'] {path!r} cannot be imported: {exc}.",
+                hint="Use a dotted path such as 'django_cron.locks.database.DatabaseLock'.",
+                id="django_cron.E006",
+            )
+        )
+    if not settings.USE_TZ:
+        errors.append(
+            Error(
+                "django_cron needs USE_TZ = True.",
+                hint="Schedules, leases and history are kept as aware datetimes.",
+                id="django_cron.E007",
+            )
+        )
+    if conf.get("MISSED") not in MISSED_POLICIES:
+        errors.append(_missed_error("DJANGO_CRON['MISSED']", conf.get("MISSED")))
+    return errors
+
+
+def _missed_error(where, value):
+    return Error(
+        f"{where} is {value!r}.",
+        hint=f"Use one of {', '.join(MISSED_POLICIES)}.",
+        id="django_cron.E008",
+    )
+
+
+def check_jobs(app_configs=None, **kwargs):
+    errors = []
+    for definition in cronScheduler.all():
+        errors.extend(_check_definition(definition))
+    for first, second in cronScheduler.conflicts:
+        errors.append(
+            Error(
+                f"Two different jobs are named {first.name!r}: "
+                f"{first.identity} and {second.identity}.",
+                hint="Give one of them another name with name='...'.",
+                obj=second.identity,
+                id="django_cron.E005",
+            )
+        )
+    return errors
+
+
+def _check_definition(definition):
+    name = definition.name
+    expression, every = definition.schedule_spec()
+    errors = []
+    if (expression is None) == (every is None):
+        which = "both" if expression is not None else "neither"
+        errors.append(
+            Error(
+                f"Job {name!r} sets {which} of schedule and every/run_every.",
+                hint="Give exactly one: schedule='*/5 * * * *' or every='5m'.",
+                obj=name,
+                id="django_cron.E003",
+            )
+        )
+    elif every is not None:
+        try:
+            parse_every(every)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"Job {name!r} has run_every/every {every!r}, not a positive duration.",
+                    hint="Use seconds (300), a timedelta, or a string such as '90s', '5m', '2h'.",
+                    obj=name,
+                    id="django_cron.E002",
+                )
+            )
+    elif not isinstance(expression, Schedule) and not croniter.is_valid(str(expression)):
+        errors.append(
+            Error(
+                f"Job {name!r} has an invalid cron expression {expression!r}.",
+                hint="Use five fields (minute hour day month weekday) or @hourly, @daily, "
+                "@weekly, @monthly.",
+                obj=name,
+                id="django_cron.E001",
+            )
+        )
+    try:
+        ZoneInfo(definition.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(
+            Error(
+                f"Job {name!r} has an unknown time zone {definition.timezone!r}.",
+                hint="Use an IANA name such as 'Europe/Berlin' or 'UTC'.",
+                obj=name,
+                id="django_cron.E004",
+            )
+        )
+    try:
+        if definition.lease.total_seconds() <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(
+            Error(
+                f"Job {name!r} has lease {definition._option('lease')!r}, not a positive duration.",
+                hint="Give the seconds a run may take before it counts as dead.",
+                obj=name,
+                id="django_cron.E009",
+            )
+        )
+    if definition.missed not in MISSED_POLICIES:
+        errors.append(_missed_error(f"Job {name!r} option missed", definition.missed))
+    return errors
+

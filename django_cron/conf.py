@@ -1,0 +1,53 @@
+"""
+The ``DJANGO_CRON`` settings, with their defaults.
+
+Values are read from ``django.conf.settings`` at access time, never cached, so
+``override_settings`` works in tests.
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Discover every installed app's cron.py from AppConfig.ready().
+    "AUTODISCOVER": True,
+    # Dotted path of the lock backend, and keyword arguments for it.
+    "LOCK_BACKEND": "django_cron.locks.database.DatabaseLock",
+    "LOCK_OPTIONS": {},
+    # Database alias that holds job state, run history and database locks.
+    "DATABASE": "default",
+    # Seconds between two due checks of one process (middleware, worker).
+    # None falls back to the 2009 setting CRON_POLLING_FREQUENCY, then to 60.
+    "POLLING_FREQUENCY": None,
+    # Seconds a claimed run may take before it counts as dead (lock-at-most-for).
+    # A quarter of an hour covers most housekeeping jobs; set ``lease`` on longer ones.
+    "LEASE": 900,
+    # What a job does after missing several slots: "coalesce", "skip" or "catch_up".
+    "MISSED": "coalesce",
+    # Seconds past its due time before a job counts as overdue in ``cron status``.
+    "GRACE": 300,
+    # Days of run history to keep (None keeps everything), and rows deleted per batch.
+    "HISTORY_DAYS": 30,
+    "PRUNE_BATCH_SIZE": 1000,
+}
+
+LEGACY_POLLING_DEFAULT = 60
+
+
+def get(key: str):
+    """Return the DJANGO_CRON setting ``key``, or its default."""
+    user = getattr(settings, "DJANGO_CRON", {}) or {}
+    if key in user:
+        return user[key]
+    return DEFAULTS[key]
+
+
+def polling_frequency() -> float:
+    """Return the polling interval in seconds."""
+    value = get("POLLING_FREQUENCY")
+    if value is None:
+        value = getattr(settings, "CRON_POLLING_FREQUENCY", LEGACY_POLLING_DEFAULT)
+    return float(value)
+
+
+def database() -> str:
+    return get("DATABASE")

@@ -1,0 +1,138 @@
+"""
+The Job base class, and the definition the runner works from.
+
+``Job`` keeps the 2009 shape: subclasses set ``run_every`` (seconds) and
+override ``job()``, or, in the older style, ``run(*args, **kwargs)``. A
+``JobDefinition`` is what registration makes of a Job subclass or a plain
+function: a stable name, a schedule and a way to call it.
+"""
+
+import inspect
+from datetime import timedelta
+
+from . import conf
+from .schedules import Cron, Interval, Schedule
+
+OPTIONS = ("schedule", "every", "name", "timezone", "lease", "enabled", "missed")
+MISSED_POLICIES = ("coalesce", "skip", "catch_up")
+
+
+class Job:
+    """
+    A scheduled job. Override ``job()``; set ``run_every`` or ``schedule``.
+
+    Optional class attributes: ``name``, ``timezone``, ``lease``, ``enabled``
+    and ``missed``, the same as the keyword options of ``register()``.
+    """
+
+    # A Job that sets neither run_every nor schedule runs daily, as in 2009.
+    run_every = 86400
+
+    def run(self, *args, **kwargs):
+        """Run the job. The 2009 API lets subclasses override this instead of job()."""
+        self.job()
+
+    def job(self):
+        """Do the job's work. Subclasses override this."""
+
+
+def dotted_path(obj) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+class JobDefinition:
+    """
+    A registered job: what to call, with which arguments, and when.
+
+    Building the schedule is deferred to first use, so that a bad definition
+    does not raise at import time but fails ``manage.py check`` instead.
+    """
+
+    def __init__(self, target, args=(), kwargs=None, options=None):
+        self.target = target
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+        self.options = dict(options or {})
+        self.is_class = inspect.isclass(target)
+        self.name = self._option("name") or dotted_path(target)
+
+    def _option(self, key, default=None):
+        """Return an option from register(), else from the class, else ``default``."""
+        if key in self.options:
+            return self.options[key]
+        if self.is_class and key != "every":
+            return getattr(self.target, key, default)
+        return default
+
+    @property
+    def identity(self) -> str:
+        """The code behind the job; two definitions of one identity are one job."""
+        return dotted_path(self.target)
+
+    # The schedule --------------------------------------------------------
+
+    def schedule_spec(self):
+        """Return ``(cron_expression, every)``; exactly one should be set."""
+        expression = self._option("schedule")
+        if isinstance(expression, Schedule):
+            return expression, None
+        every = self.options.get("every")
+        if self.is_class and every is None:
+            every = self._class_every(explicit=expression is not None)
+        return expression, every
+
+    def _class_every(self, explicit):
+        """Return a Job subclass's own run_every; the base default only without a schedule."""
+        for klass in inspect.getmro(self.target):
+            if klass is Job:
+                return None if explicit else Job.run_every
+            if "run_every" in vars(klass):
+                return vars(klass)["run_every"]
+        return None
+
+    @property
+    def timezone(self) -> str:
+        from django.conf import settings
+
+        return str(self._option("timezone") or settings.TIME_ZONE or "UTC")
+
+    @property
+    def schedule(self) -> Schedule:
+        """Return the Schedule; raise ValueError if the definition is unusable."""
+        expression, every = self.schedule_spec()
+        if isinstance(expression, Schedule):
+            return expression
+        if expression is not None and every is not None:
+            raise ValueError("set either a cron schedule or an interval, not both")
+        if expression is None and every is None:
+            raise ValueError("set a cron schedule or an interval")
+        if every is not None:
+            return Interval(every)
+        return Cron(expression, self.timezone)
+
+    @property
+    def lease(self) -> timedelta:
+        seconds = self._option("lease") or conf.get("LEASE")
+        return seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._option("enabled", True))
+
+    @property
+    def missed(self) -> str:
+        return self._option("missed") or conf.get("MISSED")
+
+    # Running ---------------------------------------------------------------
+
+    def instantiate(self):
+        """Return what to call: a fresh Job instance, or the function itself."""
+        return self.target() if self.is_class else self.target
+
+    def call(self, instance):
+        if self.is_class:
+            return instance.run(*self.args, **self.kwargs)
+        return instance(*self.args, **self.kwargs)
+
+    def __repr__(self):
+        return f"<JobDefinition {self.name}>"

@@ -1,0 +1,79 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class JobState(models.Model):
+    """
+    What the runner knows of one job: when it is due and who runs it now.
+
+    ``next_run_at`` doubles as the slot token: a run is claimed by moving it
+    forward with an UPDATE conditional on the value the claimer saw.
+    """
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Untick to pause the job without a deploy.")
+    )
+    schedule_key = models.CharField(_("schedule"), max_length=255, blank=True)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, db_index=True)
+    lease_owner = models.CharField(_("lease owner"), max_length=100, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    current_run = models.ForeignKey(
+        "JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    last_status = models.CharField(_("last status"), max_length=16, blank=True)
+    last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+
+    def __str__(self):
+        return self.name
+
+
+class JobRun(models.Model):
+    """One run of a job: its slot, timing, outcome and error."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        OK = "ok", _("ok")
+        FAILED = "failed", _("failed")
+        LOST = "lost", _("lost")
+
+    job = models.ForeignKey(JobState, on_delete=models.CASCADE, related_name="runs")
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    duration = models.FloatField(_("duration (s)"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    owner = models.CharField(_("owner"), max_length=100, blank=True)
+    forced = models.BooleanField(_("forced"), default=False)
+    error = models.TextField(_("error"), blank=True)
+    traceback = models.TextField(_("traceback"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="django_cron_run_job_idx"),
+            models.Index(fields=["started_at"], name="django_cron_run_started_idx"),
+        ]
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
+
+    def __str__(self):
+        return f"{self.job.name} at {self.scheduled_for:%Y-%m-%d %H:%M:%S}"
+
+
+class Lock(models.Model):
+    """A named lease held by one owner until it expires (the database lock backend)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    token = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("lock")

@@ -1,0 +1,304 @@
+"""
+The runner: find due jobs, claim each slot once, run it, record the run.
+
+Every trigger (``cron run``, ``cron worker``, and later the middleware, the ping
+view and the admin) calls ``run_due()``; only what starts it differs.
+
+Exactly once: a slot is claimed by one UPDATE of the job's state row,
+conditional on the ``next_run_at`` the claimer read and on no live lease, and
+timed by the database's clock. Two claimers cannot both see rowcount 1. The
+lock backend's per-job lease is taken first so that a long job never overlaps
+its own next slot, whatever the backend.
+"""
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connections
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from . import conf
+from .clock import DbNow, db_now_plus
+from .locks import get_lock
+from .models import JobRun, JobState
+from .registry import cronScheduler
+from .signals import cron_done
+
+logger = logging.getLogger("django_cron")
+
+LOST_ERROR = "The process running this job stopped before it finished: its lease expired."
+
+
+@dataclass
+class Pass:
+    """What one call of run_due() did."""
+
+    runs: list = field(default_factory=list)
+    next_due: datetime | None = None
+
+
+def _states():
+    return JobState.objects.using(conf.database())
+
+
+def _runs():
+    return JobRun.objects.using(conf.database())
+
+
+def tidy_connections() -> None:
+    """
+    Close connections that are broken or past CONN_MAX_AGE, as Django does
+    around each request. A connection inside a transaction is left alone:
+    closing it would roll back the caller's work (a TestCase, say).
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+def usable_definitions(names=None) -> list:
+    """Return the registered jobs named (all if None) whose schedule is valid."""
+    result = []
+    for definition in cronScheduler.all():
+        if names is not None and definition.name not in names:
+            continue
+        try:
+            definition.schedule
+        except Exception as exc:
+            logger.error("Job %s is not run: %s (see manage.py check)", definition.name, exc)
+            continue
+        result.append(definition)
+    return result
+
+
+def sync_states(definitions, now: datetime) -> dict:
+    """
+    Return {name: JobState}, creating the rows of jobs seen for the first time
+    and moving next_run_at when a job's schedule changed in code.
+    """
+    names = [d.name for d in definitions]
+    states = {s.name: s for s in _states().filter(name__in=names)}
+    missing = [
+        JobState(
+            name=d.name,
+            schedule_key=d.schedule.key,
+            next_run_at=d.schedule.first_after(now),
+        )
+        for d in definitions
+        if d.name not in states
+    ]
+    if missing:
+        # Another process may create the same rows at the same moment.
+        _states().bulk_create(missing, ignore_conflicts=True)
+        states.update(
+            (s.name, s) for s in _states().filter(name__in=[m.name for m in missing])
+        )
+    for definition in definitions:
+        state = states.get(definition.name)
+        key = definition.schedule.key
+        if state is not None and state.schedule_key != key:
+            _states().filter(pk=state.pk, schedule_key=state.schedule_key).update(
+                schedule_key=key, next_run_at=definition.schedule.first_after(now)
+            )
+            state.refresh_from_db()
+    return states
+
+
+def sweep_lost(now: datetime) -> int:
+    """Record as lost every run whose lease expired; return how many."""
+    lost = 0
+    expired = (
+        _states()
+        .filter(lease_until__lt=DbNow())
+        .exclude(lease_owner="")
+        .values_list("pk", "name", "lease_owner", "current_run_id")
+    )
+    for pk, name, owner, run_id in expired:
+        # Conditional on the owner, so two sweepers record one loss.
+        if not _states().filter(pk=pk, lease_owner=owner).update(
+            lease_owner="", lease_until=None, current_run=None, last_status=JobRun.Status.LOST
+        ):
+            continue
+        if run_id is not None:
+            _runs().filter(pk=run_id, status=JobRun.Status.RUNNING).update(
+                status=JobRun.Status.LOST, finished_at=now, error=LOST_ERROR
+            )
+        logger.warning("Job %s was lost: %s", name, LOST_ERROR)
+        lost += 1
+    return lost
+
+
+def plan(definition, seen: datetime, now: datetime):
+    """
+    Return ``(slot to run or None, next_run_at)`` for a job due at ``seen``.
+
+    On time, or with missed="catch_up", the seen slot runs and the next one
+    follows it. After missed slots, "coalesce" runs once and "skip" runs
+    nothing; both then wait for the first slot after now, in phase.
+    """
+    schedule = definition.schedule
+    following = schedule.next_after(seen)
+    if following > now or definition.missed == "catch_up":
+        return seen, following
+    resumed = schedule.resume_after(seen, now)
+    if definition.missed == "skip":
+        return None, resumed
+    return seen, resumed
+
+
+def claim(definition, state, token: str, force: bool):
+    """Claim the job's due slot (or, forced, the present moment); return the slot or None."""
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow())
+    lease = {"lease_owner": token, "lease_until": db_now_plus(definition.lease)}
+    if force:
+        slot = timezone.now()
+        claimed = _states().filter(free, pk=state.pk).update(**lease)
+        return slot if claimed else None
+    slot, following = plan(definition, state.next_run_at, timezone.now())
+    if slot is None:
+        lease = {}
+    claimed = (
+        _states()
+        .filter(free, pk=state.pk, enabled=True, next_run_at=state.next_run_at)
+        .filter(next_run_at__lte=DbNow())
+        .update(next_run_at=following, **lease)
+    )
+    if claimed and slot is None:
+        logger.info("Job %s skipped missed slots up to %s", definition.name, following)
+    return slot if claimed else None
+
+
+def execute(definition, run: JobRun) -> JobRun:
+    """Call the job and record its outcome on ``run``; never raise an Exception."""
+    tidy_connections()
+    started = time.monotonic()
+    try:
+        instance = definition.instantiate()
+        definition.call(instance)
+    except Exception as exc:
+        run.status = JobRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        run.traceback = traceback.format_exc()
+        logger.exception("Job %s failed", definition.name)
+    else:
+        run.status = JobRun.Status.OK
+    finally:
+        run.duration = time.monotonic() - started
+        run.finished_at = timezone.now()
+        tidy_connections()
+    if run.status == JobRun.Status.OK:
+        for receiver, error in cron_done.send_robust(
+            sender=instance, name=definition.name, run=run
+        ):
+            if isinstance(error, Exception):
+                logger.error("cron_done receiver %r failed: %r", receiver, error)
+    return run
+
+
+def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
+    """Claim and run one job's due slot; return the run, or None if not claimed."""
+    lock = get_lock()
+    key = f"job:{definition.name}"
+    token = lock.acquire(key, definition.lease)
+    if token is None:
+        return None
+    try:
+        slot = claim(definition, state, token, force)
+        if slot is None:
+            return None
+        run = _runs().create(
+            job=state,
+            scheduled_for=slot,
+            started_at=timezone.now(),
+            status=JobRun.Status.RUNNING,
+            owner=token,
+            forced=force,
+        )
+        _states().filter(pk=state.pk, lease_owner=token).update(current_run=run)
+        execute(definition, run)
+        _runs().filter(pk=run.pk).update(
+            status=run.status,
+            finished_at=run.finished_at,
+            duration=run.duration,
+            error=run.error,
+            traceback=run.traceback,
+        )
+        _states().filter(pk=state.pk).update(
+            last_run_at=run.started_at,
+            last_status=run.status,
+            last_duration=run.duration,
+            last_error=run.error,
+        )
+        _states().filter(pk=state.pk, lease_owner=token).update(
+            lease_owner="", lease_until=None, current_run=None
+        )
+        return run
+    finally:
+        lock.release(key, token)
+
+
+def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
+    """
+    Run every due job once (only those in ``names``, if given).
+
+    ``force`` runs the named jobs now, due or not. ``should_stop`` is asked
+    before each job; the worker uses it to stop cleanly between jobs.
+    """
+    tidy_connections()
+    result = Pass()
+    now = timezone.now()
+    definitions = usable_definitions(names)
+    states = sync_states(definitions, now)
+    sweep_lost(now)
+    by_due = sorted(definitions, key=lambda d: states[d.name].next_run_at)
+    for definition in by_due:
+        if should_stop is not None and should_stop():
+            break
+        state = states[definition.name]
+        if not force and not (
+            definition.enabled and state.enabled and state.next_run_at <= timezone.now()
+        ):
+            continue
+        run = run_one(definition, state, force=force)
+        if run is not None:
+            result.runs.append(run)
+    if result.runs:
+        prune_history()
+    result.next_due = next_due(definitions)
+    tidy_connections()
+    return result
+
+
+def next_due(definitions) -> datetime | None:
+    """Return the earliest next_run_at of the enabled ``definitions``."""
+    names = [d.name for d in definitions if d.enabled]
+    if not names:
+        return None
+    return (
+        _states()
+        .filter(name__in=names, enabled=True)
+        .aggregate(due=Min("next_run_at"))["due"]
+    )
+
+
+def prune_history() -> int:
+    """Delete one bounded batch of runs older than HISTORY_DAYS; return how many."""
+    days = conf.get("HISTORY_DAYS")
+    if days is None:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    batch = list(
+        _runs()
+        .filter(started_at__lt=cutoff)
+        .exclude(status=JobRun.Status.RUNNING)
+        .order_by("started_at")
+        .values_list("pk", flat=True)[: conf.get("PRUNE_BATCH_SIZE")]
+    )
+    if not batch:
+        return 0
+    _states().filter(current_run__in=batch).update(current_run=None)
+    return _runs().filter(pk__in=batch).delete()[0]

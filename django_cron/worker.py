@@ -1,0 +1,55 @@
+"""The loop behind ``manage.py cron worker``."""
+
+import logging
+import signal
+import threading
+
+from django.utils import timezone
+
+from . import conf
+from .runner import run_due
+
+logger = logging.getLogger("django_cron")
+
+
+class Worker:
+    """
+    Run due jobs until told to stop, sleeping until the next due time.
+
+    SIGTERM and SIGINT stop it after the job that is running, never during one.
+    Any number of workers may run side by side: each slot still runs once.
+    """
+
+    def __init__(self, names=None):
+        self.names = names
+        self.stopping = threading.Event()
+
+    def stop(self, signum=None, frame=None):
+        if signum is not None:
+            logger.info("Received signal %s: stopping after the current job", signum)
+        self.stopping.set()
+
+    def install_signal_handlers(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
+
+    def sleep_seconds(self, next_due) -> float:
+        """Seconds to sleep: until the next due time, at most one polling interval."""
+        poll = conf.polling_frequency()
+        if next_due is None:
+            return poll
+        wait = (next_due - timezone.now()).total_seconds()
+        return min(max(wait, 0.05), poll)
+
+    def run_forever(self):
+        logger.info("cron worker started")
+        while not self.stopping.is_set():
+            try:
+                result = run_due(self.names, should_stop=self.stopping.is_set)
+                wait = self.sleep_seconds(result.next_due)
+            except Exception:
+                # A database outage must not end the worker: log, wait, try again.
+                logger.exception("cron worker: the due check failed; retrying")
+                wait = conf.polling_frequency()
+            self.stopping.wait(timeout=max(wait, 0))
+        logger.info("cron worker stopped")

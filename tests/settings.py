@@ -1,0 +1,83 @@
+"""
+Settings for the test suite.
+
+SQLite always runs. PostgreSQL and MariaDB/MySQL join as the database aliases
+"postgresql" and "mysql" when their servers answer on 127.0.0.1; otherwise the
+tests on them skip with a reason. With DJANGO_CRON_TEST_SERVICES=require (CI
+sets it), a server that does not answer is an error instead.
+
+Subprocesses started by the tests set DJANGO_CRON_TEST_USE_TEST_DBS=1 to
+connect straight to the test databases that pytest created.
+"""
+
+import os
+import socket
+import tempfile
+
+SECRET_KEY = "tests-only"
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "tests.urls"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django_cron",
+    "tests.legacy2008",
+    "tests.legacy2009",
+    "tests.modern",
+]
+
+PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")
+MYSQL_HOST = os.environ.get("DJANGO_CRON_TEST_MYSQL_HOST", "127.0.0.1")
+REQUIRE_SERVICES = os.environ.get("DJANGO_CRON_TEST_SERVICES") == "require"
+USE_TEST_DBS = os.environ.get("DJANGO_CRON_TEST_USE_TEST_DBS") == "1"
+SQLITE_PATH = os.path.join(tempfile.gettempdir(), f"django_cron_tests_{os.getuid()}.sqlite3")
+
+
+def _answers(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _database(engine, name, **extra):
+    entry = {"ENGINE": engine, "NAME": name, "TEST": {"NAME": f"test_{name}"}, **extra}
+    if USE_TEST_DBS:
+        entry["NAME"] = entry["TEST"]["NAME"]
+    return entry
+
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": SQLITE_PATH if USE_TEST_DBS else ":memory:",
+        # A file, not memory: the race tests' subprocesses open it too.
+        "TEST": {"NAME": SQLITE_PATH},
+        "OPTIONS": {"timeout": 30},
+    }
+}
+SERVICES = {
+    "postgresql": (PG_HOST, 5432, "django.db.backends.postgresql", {"USER": "postgres"}),
+    "mysql": (MYSQL_HOST, 3306, "django.db.backends.mysql", {"USER": "root", "PASSWORD": ""}),
+}
+MISSING_SERVICES = {}
+for alias, (host, port, engine, extra) in SERVICES.items():
+    if _answers(host, port):
+        DATABASES[alias] = _database(engine, "django_cron", HOST=host, PORT=port, **extra)
+    elif REQUIRE_SERVICES:
+        raise RuntimeError(f"{alias} does not answer on {host}:{port} and CI requires it")
+    else:
+        MISSING_SERVICES[alias] = f"{alias} does not answer on {host}:{port}"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_cron": {"handlers": ["console"], "level": "WARNING"}},
+}
