@@ -126,4 +126,3 @@ def _check_definition(definition):
     if definition.missed not in MISSED_POLICIES:
         errors.append(_missed_error(f"Job {name!r} option missed", definition.missed))
     return errors
-

@@ -67,7 +67,7 @@ def usable_definitions(names=None) -> list:
         if names is not None and definition.name not in names:
             continue
         try:
-            definition.schedule
+            _ = definition.schedule  # built here so a bad one is logged, not run
         except Exception as exc:
             logger.error("Job %s is not run: %s (see manage.py check)", definition.name, exc)
             continue
@@ -94,9 +94,7 @@ def sync_states(definitions, now: datetime) -> dict:
     if missing:
         # Another process may create the same rows at the same moment.
         _states().bulk_create(missing, ignore_conflicts=True)
-        states.update(
-            (s.name, s) for s in _states().filter(name__in=[m.name for m in missing])
-        )
+        states.update((s.name, s) for s in _states().filter(name__in=[m.name for m in missing]))
     for definition in definitions:
         state = states.get(definition.name)
         key = definition.schedule.key
@@ -119,8 +117,12 @@ def sweep_lost(now: datetime) -> int:
     )
     for pk, name, owner, run_id in expired:
         # Conditional on the owner, so two sweepers record one loss.
-        if not _states().filter(pk=pk, lease_owner=owner).update(
-            lease_owner="", lease_until=None, current_run=None, last_status=JobRun.Status.LOST
+        if (
+            not _states()
+            .filter(pk=pk, lease_owner=owner)
+            .update(
+                lease_owner="", lease_until=None, current_run=None, last_status=JobRun.Status.LOST
+            )
         ):
             continue
         if run_id is not None:
@@ -278,11 +280,7 @@ def next_due(definitions) -> datetime | None:
     names = [d.name for d in definitions if d.enabled]
     if not names:
         return None
-    return (
-        _states()
-        .filter(name__in=names, enabled=True)
-        .aggregate(due=Min("next_run_at"))["due"]
-    )
+    return _states().filter(name__in=names, enabled=True).aggregate(due=Min("next_run_at"))["due"]
 
 
 def prune_history() -> int:

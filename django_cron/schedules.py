@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from cron_descriptor import get_description
+from croniter import croniter
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")

@@ -24,8 +24,10 @@ class DatabaseLock(BaseLock):
     def acquire(self, key, ttl):
         token = new_token()
         expires = db_now_plus(ttl)
-        if self._locks().filter(key=key, expires_at__lt=DbNow()).update(
-            token=token, expires_at=expires
+        if (
+            self._locks()
+            .filter(key=key, expires_at__lt=DbNow())
+            .update(token=token, expires_at=expires)
         ):
             return token
         try:

@@ -1,6 +1,5 @@
 # The 2008 layout: jobs imported from django_cron.base, registered on `cron`.
 from django_cron.base import Job, cron
-
 from tests.effects import record
 
 

@@ -1,6 +1,6 @@
 # cron.py of a mailbox app, as written for django-cron in 2009. Kept verbatim
 # apart from Python 3 syntax: the revival must run it unchanged.
-from django_cron import cronScheduler, Job
+from django_cron import cronScheduler, Job  # noqa: I001 (as written in 2009)
 
 from tests.effects import record
 

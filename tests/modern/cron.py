@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 from django_cron import Job, register
-
 from tests.effects import record
 
 
