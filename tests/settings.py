@@ -81,3 +81,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_cron": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+# Subprocesses of the tests say which database alias django_cron uses.
+if os.environ.get("DJANGO_CRON_TEST_ALIAS"):
+    DJANGO_CRON = {"DATABASE": os.environ["DJANGO_CRON_TEST_ALIAS"]}

@@ -1,0 +1,102 @@
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections
+
+from django_cron.registry import cronScheduler
+from tests import effects
+
+ROOT = Path(__file__).resolve().parent.parent
+ALIASES = ["default", "postgresql", "mysql"]
+
+
+def _database_param(alias):
+    marks = [pytest.mark.django_db(transaction=True, databases=[alias])]
+    missing = django_settings.MISSING_SERVICES.get(alias)
+    if missing:
+        marks.append(pytest.mark.skip(reason=missing))
+    return pytest.param(alias, marks=marks, id=alias)
+
+
+# Runs a test once on SQLite, once on PostgreSQL and once on MariaDB/MySQL.
+on_each_database = pytest.mark.parametrize("alias", [_database_param(a) for a in ALIASES])
+
+
+@pytest.fixture
+def cron_db(alias, settings):
+    """Point django_cron at the database alias the test is parametrized with."""
+    settings.DJANGO_CRON = {**getattr(settings, "DJANGO_CRON", {}), "DATABASE": alias}
+    return alias
+
+
+@pytest.fixture
+def registry():
+    """An empty job registry for the test; the discovered jobs come back afterwards."""
+    saved, conflicts = dict(cronScheduler._jobs), list(cronScheduler.conflicts)
+    cronScheduler.clear()
+    yield cronScheduler
+    cronScheduler.clear()
+    cronScheduler._jobs.update(saved)
+    cronScheduler.conflicts.extend(conflicts)
+
+
+@pytest.fixture(autouse=True)
+def clear_effects():
+    effects.CALLS.clear()
+    yield
+    effects.CALLS.clear()
+
+
+@contextlib.contextmanager
+def no_queries():
+    """Fail on any query, on any database, inside the block."""
+
+    def refuse(execute, sql, params, many, context):
+        raise AssertionError(f"unexpected query: {sql}")
+
+    with contextlib.ExitStack() as stack:
+        for alias in django_settings.DATABASES:
+            stack.enter_context(connections[alias].execute_wrapper(refuse))
+        yield
+
+
+def subprocess_env(alias, **extra):
+    """The environment of a subprocess that uses the test database ``alias``."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DJANGO_CRON_TEST_USE_TEST_DBS="1",
+        DJANGO_CRON_TEST_ALIAS=alias,
+        PYTHONPATH=str(ROOT),
+        **{key: str(value) for key, value in extra.items()},
+    )
+    return env
+
+
+def start(args, alias, **extra):
+    """Start ``python -m tests.procs ARGS`` against the test database ``alias``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.procs", *args],
+        cwd=ROOT,
+        env=subprocess_env(alias, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,70 @@
+"""
+Entry points for the subprocesses the tests start: ``python -m tests.procs MODE ...``.
+
+Each registers its own jobs, which report what they do through
+tests.effects (a file named by DJANGO_CRON_TEST_EFFECTS).
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import django
+
+django.setup()
+
+from django_cron import register  # noqa: E402
+from django_cron.runner import run_due  # noqa: E402
+from django_cron.worker import Worker  # noqa: E402
+from tests.effects import record  # noqa: E402
+
+RACE_JOBS = [f"race.job{i}" for i in range(10)]
+
+
+def _job(name, body):
+    register(body, name=name, every=3600)
+
+
+def race(folder, rounds):
+    """Run the race jobs in ``rounds`` passes, each started by a go file."""
+    folder = Path(folder)
+    for name in RACE_JOBS:
+        _job(name, lambda name=name: record(name))
+    for number in range(int(rounds)):
+        (folder / f"ready-{number}-{os.getpid()}").touch()
+        go = folder / f"go-{number}"
+        while not go.exists():
+            time.sleep(0.0005)
+        run_due(RACE_JOBS)
+        (folder / f"done-{number}-{os.getpid()}").touch()
+
+
+def hang(started):
+    """Claim a job with a one-second lease and hang inside it until killed."""
+
+    def body():
+        Path(started).touch()
+        time.sleep(120)
+
+    register(body, name="hang.job", every=3600, lease=1)
+    run_due(["hang.job"], force=True)
+
+
+def worker(started):
+    """Run a worker whose one job takes a second; the test sends SIGTERM meanwhile."""
+
+    def body():
+        Path(started).touch()
+        time.sleep(1.0)
+        record("worker.job")
+
+    register(body, name="worker.job", every=3600)
+    w = Worker(["worker.job"])
+    w.install_signal_handlers()
+    w.run_forever()
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    {"race": race, "hang": hang, "worker": worker}[mode](*args)

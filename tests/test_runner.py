@@ -1,0 +1,262 @@
+import logging
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_cron import Job
+from django_cron.models import JobRun, JobState
+from django_cron.runner import run_due
+from django_cron.signals import cron_done
+from tests.conftest import on_each_database
+from tests.effects import CALLS, record
+
+pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
+
+
+def states(alias):
+    return JobState.objects.using(alias)
+
+
+def make_due(alias, name, ago=1.0):
+    """Move a job's next run ``ago`` seconds into the past; return that slot."""
+    slot = timezone.now() - timedelta(seconds=ago)
+    assert states(alias).filter(name=name).update(next_run_at=slot) == 1
+    return states(alias).get(name=name).next_run_at
+
+
+def names_run():
+    return [call[0] for call in CALLS]
+
+
+def test_interval_job_first_runs_one_interval_after_it_is_seen(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=300)
+    before = timezone.now()
+    assert run_due().runs == []
+    state = states(alias).get(name="tick")
+    assert before + timedelta(seconds=300) <= state.next_run_at
+    assert state.next_run_at <= timezone.now() + timedelta(seconds=300)
+    assert CALLS == []
+
+
+def test_cron_job_first_runs_at_its_next_slot(alias, registry):
+    registry.register(lambda: None, name="hourly", schedule="@hourly")
+    run_due()
+    due = states(alias).get(name="hourly").next_run_at
+    assert (due.minute, due.second, due.microsecond) == (0, 0, 0)
+    assert timezone.now() < due <= timezone.now() + timedelta(hours=1)
+
+
+def test_due_job_runs_once_and_keeps_its_phase(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=300)
+    run_due()
+    slot = make_due(alias, "tick", ago=10)
+    result = run_due()
+    assert names_run() == ["tick"]
+    (run,) = result.runs
+    assert run.status == JobRun.Status.OK and run.scheduled_for == slot
+    # next = previous slot + interval, not finish time + interval: no drift.
+    assert states(alias).get(name="tick").next_run_at == slot + timedelta(seconds=300)
+    assert run_due().runs == []
+    assert names_run() == ["tick"]
+
+
+def test_every_run_leaves_a_history_row(alias, registry):
+    registry.register(lambda: None, name="tick", every=60)
+    run_due()
+    make_due(alias, "tick")
+    run_due()
+    (run,) = JobRun.objects.using(alias).filter(job__name="tick")
+    assert run.status == "ok" and run.finished_at >= run.started_at and run.duration >= 0
+    state = states(alias).get(name="tick")
+    assert state.last_status == "ok" and state.last_run_at == run.started_at
+    assert state.lease_owner == "" and state.lease_until is None
+
+
+def test_a_failing_job_is_recorded_stays_enabled_and_others_still_run(alias, registry, caplog):
+    def broken():
+        raise ZeroDivisionError("no mail server")
+
+    registry.register(broken, name="broken", every=60)
+    registry.register(lambda: record("after"), name="after", every=60)
+    run_due()
+    make_due(alias, "broken", ago=5)
+    make_due(alias, "after", ago=1)
+    with caplog.at_level(logging.ERROR, logger="django_cron"):
+        result = run_due()
+    assert [r.status for r in result.runs] == ["failed", "ok"]
+    assert names_run() == ["after"]
+    failed = JobRun.objects.using(alias).get(job__name="broken")
+    assert failed.error == "ZeroDivisionError: no mail server"
+    assert "Traceback" in failed.traceback and "no mail server" in failed.traceback
+    assert "Job broken failed" in caplog.text
+    state = states(alias).get(name="broken")
+    assert state.enabled and state.last_status == "failed"
+    # It runs again at its next slot: one failure disables nothing.
+    make_due(alias, "broken")
+    assert [r.status for r in run_due().runs] == ["failed"]
+
+
+def test_coalesce_runs_once_after_missed_slots(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    slot = make_due(alias, "tick", ago=60 * 5 + 30)
+    run_due()
+    assert names_run() == ["tick"]
+    due = states(alias).get(name="tick").next_run_at
+    assert due == slot + timedelta(seconds=60 * 6) and due > timezone.now()
+
+
+def test_skip_runs_nothing_for_missed_slots(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60, missed="skip")
+    run_due()
+    slot = make_due(alias, "tick", ago=60 * 5 + 30)
+    assert run_due().runs == [] and CALLS == []
+    assert states(alias).get(name="tick").next_run_at == slot + timedelta(seconds=60 * 6)
+    # A slot that is merely late, with none missed after it, still runs.
+    make_due(alias, "tick", ago=30)
+    run_due()
+    assert names_run() == ["tick"]
+
+
+def test_catch_up_runs_every_missed_slot(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60, missed="catch_up")
+    run_due()
+    slot = make_due(alias, "tick", ago=60 * 2 + 30)
+    scheduled = [run.scheduled_for for _ in range(4) for run in run_due().runs]
+    assert scheduled == [slot, slot + timedelta(seconds=60), slot + timedelta(seconds=120)]
+
+
+def test_a_schedule_changed_in_code_moves_the_next_run(alias, registry):
+    registry.register(lambda: None, name="tick", every=60)
+    run_due()
+    registry.register(lambda: None, name="tick", every=3600)
+    run_due()
+    state = states(alias).get(name="tick")
+    assert state.schedule_key == "every 3600s"
+    assert state.next_run_at > timezone.now() + timedelta(seconds=3000)
+
+
+def test_disabled_jobs_do_not_run(alias, registry):
+    registry.register(lambda: record("off"), name="off", every=60, enabled=False)
+    registry.register(lambda: record("paused"), name="paused", every=60)
+    run_due()
+    make_due(alias, "off")
+    make_due(alias, "paused")
+    states(alias).filter(name="paused").update(enabled=False)
+    assert run_due().runs == [] and CALLS == []
+
+
+def test_force_runs_a_job_now_without_moving_its_schedule(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=3600)
+    run_due()
+    due = states(alias).get(name="tick").next_run_at
+    (run,) = run_due(["tick"], force=True).runs
+    assert run.forced and names_run() == ["tick"]
+    assert states(alias).get(name="tick").next_run_at == due
+
+
+def test_a_live_lease_keeps_a_second_run_out(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    make_due(alias, "tick")
+    states(alias).filter(name="tick").update(
+        lease_owner="elsewhere", lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    assert run_due().runs == [] and CALLS == []
+
+
+def test_an_expired_lease_is_recorded_as_lost_and_the_job_goes_on(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    state = states(alias).get(name="tick")
+    dead = JobRun.objects.using(alias).create(
+        job=state, scheduled_for=timezone.now(), started_at=timezone.now(), status="running"
+    )
+    states(alias).filter(pk=state.pk).update(
+        lease_owner="dead:1:x",
+        lease_until=timezone.now() - timedelta(seconds=1),
+        current_run=dead,
+    )
+    make_due(alias, "tick")
+    result = run_due()
+    dead.refresh_from_db(using=alias)
+    assert dead.status == "lost" and "lease expired" in dead.error and dead.finished_at
+    assert [r.status for r in result.runs] == ["ok"]
+
+
+def test_legacy_jobs_run_with_their_registered_arguments(alias, registry):
+    class Purge(Job):
+        run_every = 60
+
+        def run(self, *args, **kwargs):
+            record("purge", *args, **kwargs)
+
+    class Mail(Job):
+        run_every = 60
+
+        def job(self):
+            record("mail")
+
+    registry.register(Purge, "drafts", days=30)
+    registry.register(Mail)
+    run_due()
+    for definition in registry.all():
+        make_due(alias, definition.name)
+    run_due()
+    assert sorted(CALLS) == [("mail", (), {}), ("purge", ("drafts",), {"days": 30})]
+
+
+def test_cron_done_is_sent_after_each_successful_run_only(alias, registry):
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append((type(sender).__name__, kwargs["name"], kwargs["run"].status))
+
+    class Good(Job):
+        run_every = 60
+
+    class Bad(Job):
+        run_every = 60
+
+        def job(self):
+            raise RuntimeError("bad")
+
+    registry.register(Good, name="good")
+    registry.register(Bad, name="bad")
+    cron_done.connect(receiver)
+    try:
+        run_due()
+        make_due(alias, "good")
+        make_due(alias, "bad")
+        run_due()
+    finally:
+        cron_done.disconnect(receiver)
+    assert seen == [("Good", "good", "ok")]
+
+
+def test_history_is_pruned_in_bounded_batches(alias, registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "HISTORY_DAYS": 7, "PRUNE_BATCH_SIZE": 3}
+    registry.register(lambda: None, name="tick", every=60)
+    run_due()
+    state = states(alias).get(name="tick")
+    old = timezone.now() - timedelta(days=8)
+    JobRun.objects.using(alias).bulk_create(
+        JobRun(job=state, scheduled_for=old, started_at=old, status="ok") for _ in range(5)
+    )
+    make_due(alias, "tick")
+    run_due()  # one run, then one batch of three old rows deleted
+    assert (
+        JobRun.objects.using(alias)
+        .filter(started_at__lt=timezone.now() - timedelta(days=7))
+        .count()
+        == 2
+    )
+    assert JobRun.objects.using(alias).count() == 3
+
+
+def test_next_due_is_the_earliest_next_run(alias, registry):
+    registry.register(lambda: None, name="soon", every=30)
+    registry.register(lambda: None, name="later", every=3600)
+    result = run_due()
+    assert result.next_due == states(alias).get(name="soon").next_run_at
