@@ -1,0 +1,71 @@
+"""
+One suite for every lock backend, the way Django tests its session backends:
+a mixin of behaviour, one subclass per backend.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from django_cron.locks import get_lock
+from django_cron.locks.database import DatabaseLock
+from tests.conftest import on_each_database, wait_for
+
+SHORT = timedelta(seconds=0.5)
+LONG = timedelta(minutes=5)
+
+
+class LockBackendTests:
+    """What every lock backend must do. Subclasses provide a ``lock`` fixture."""
+
+    def test_acquire_returns_a_token_and_holds_the_key(self, lock):
+        token = lock.acquire("k", LONG)
+        assert token
+        assert lock.acquire("k", LONG) is None
+
+    def test_keys_are_independent(self, lock):
+        assert lock.acquire("a", LONG) and lock.acquire("b", LONG)
+
+    def test_release_frees_the_key_for_its_owner_only(self, lock):
+        token = lock.acquire("k", LONG)
+        assert lock.release("k", "someone-else") is False
+        assert lock.acquire("k", LONG) is None
+        assert lock.release("k", token) is True
+        assert lock.acquire("k", LONG)
+
+    def test_an_expired_lease_can_be_taken_and_the_old_owner_cannot_release_it(self, lock):
+        old = lock.acquire("k", SHORT)
+        new = wait_for(lambda: lock.acquire("k", LONG), timeout=10, message="expiry")
+        assert new != old
+        assert lock.release("k", old) is False
+        assert lock.acquire("k", LONG) is None
+
+    def test_extend_keeps_a_lease_alive_for_its_owner(self, lock):
+        token = lock.acquire("k", SHORT)
+        assert lock.extend("k", token, LONG) is True
+        assert lock.extend("k", "someone-else", LONG) is False
+        time.sleep(SHORT.total_seconds() * 2)  # past the first expiry: still held
+        assert lock.acquire("k", LONG) is None
+
+    def test_extend_fails_once_the_lease_was_lost(self, lock):
+        token = lock.acquire("k", SHORT)
+        wait_for(lambda: lock.acquire("k", LONG), timeout=10, message="expiry")
+        assert lock.extend("k", token, LONG) is False
+
+
+@on_each_database
+class TestDatabaseLock(LockBackendTests):
+    @pytest.fixture
+    def lock(self, cron_db):
+        return DatabaseLock()
+
+
+@pytest.mark.django_db
+def test_get_lock_builds_the_configured_backend_with_its_options(settings):
+    settings.DJANGO_CRON = {
+        "LOCK_BACKEND": "django_cron.locks.database.DatabaseLock",
+        "LOCK_OPTIONS": {"using": "default"},
+    }
+    lock = get_lock()
+    assert isinstance(lock, DatabaseLock) and lock.using == "default"

@@ -1,0 +1,123 @@
+"""Tests that start real OS processes: races for one slot, a killed run, worker shutdown."""
+
+import signal
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_cron.models import JobRun, JobState
+from django_cron.runner import run_due
+from django_cron.schedules import Interval
+from tests.conftest import on_each_database, start, wait_for
+from tests.effects import record
+
+pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
+
+RACE_JOBS = [f"race.job{i}" for i in range(10)]  # as in tests/procs.py
+PROCESSES = 4
+ROUNDS = 3
+
+
+def due_states(alias, names):
+    past = timezone.now() - timedelta(seconds=1)
+    key = Interval(3600).key
+    JobState.objects.using(alias).bulk_create(
+        JobState(name=name, schedule_key=key, next_run_at=past) for name in names
+    )
+
+
+def finish(process, timeout=60):
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err
+    return out, err
+
+
+@pytest.mark.races
+def test_four_processes_run_each_due_slot_exactly_once(alias, tmp_path):
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    due_states(alias, RACE_JOBS)
+    processes = [
+        start(["race", str(tmp_path), str(ROUNDS)], alias, DJANGO_CRON_TEST_EFFECTS=effects)
+        for _ in range(PROCESSES)
+    ]
+    for number in range(ROUNDS):
+        wait_for(
+            lambda n=number: len(list(tmp_path.glob(f"ready-{n}-*"))) == PROCESSES,
+            timeout=120,
+            message=f"{PROCESSES} racers ready for round {number}",
+        )
+        # All racers wait on this file, then call the runner at the same instant.
+        (tmp_path / f"go-{number}").touch()
+        wait_for(
+            lambda n=number: len(list(tmp_path.glob(f"done-{n}-*"))) == PROCESSES,
+            timeout=120,
+            message=f"round {number} done",
+        )
+        counts = Counter(line.split()[0] for line in effects.read_text().splitlines())
+        assert counts == {name: number + 1 for name in RACE_JOBS}
+        JobState.objects.using(alias).filter(name__in=RACE_JOBS).update(
+            next_run_at=timezone.now() - timedelta(seconds=1)
+        )
+    for process in processes:
+        finish(process)
+    runs = JobRun.objects.using(alias).filter(job__name__in=RACE_JOBS)
+    assert Counter(runs.values_list("job__name", flat=True)) == {n: ROUNDS for n in RACE_JOBS}
+    assert set(runs.values_list("status", flat=True)) == {"ok"}
+
+
+def test_a_killed_run_is_recorded_lost_after_its_lease_and_the_next_slot_runs(
+    alias, tmp_path, registry
+):
+    started = tmp_path / "started"
+    process = start(["hang", str(started)], alias)
+    wait_for(started.exists, timeout=60, message="the job to start")
+    process.kill()  # SIGKILL: no cleanup, the lease is all that is left
+    process.wait(timeout=30)
+    runs = JobRun.objects.using(alias).filter(job__name="hang.job")
+    (dead,) = runs
+    assert dead.status == "running"
+
+    # The same job, as another process (this one) knows it.
+    registry.register(lambda: record("hang.job"), name="hang.job", every=3600, lease=1)
+
+    def swept():
+        run_due(["hang.job"])
+        return runs.get(pk=dead.pk).status == "lost"
+
+    wait_for(swept, timeout=15, message="the run to be recorded as lost")
+    state = JobState.objects.using(alias).get(name="hang.job")
+    assert state.last_status == "lost" and state.lease_owner == ""
+    JobState.objects.using(alias).filter(pk=state.pk).update(
+        next_run_at=timezone.now() - timedelta(seconds=1)
+    )
+    (run,) = run_due(["hang.job"]).runs
+    assert run.status == "ok"
+
+
+def test_worker_finishes_the_running_job_then_stops_on_sigterm(alias, tmp_path):
+    effects = tmp_path / "effects.log"
+    started = tmp_path / "started"
+    due_states(alias, ["worker.job"])
+    process = start(["worker", str(started)], alias, DJANGO_CRON_TEST_EFFECTS=effects)
+    wait_for(started.exists, timeout=60, message="the job to start")
+    process.send_signal(signal.SIGTERM)
+    finish(process)
+    (run,) = JobRun.objects.using(alias).filter(job__name="worker.job")
+    assert run.status == "ok" and run.duration >= 1.0
+    assert effects.read_text().split()[0] == "worker.job"
+
+
+def test_an_idle_worker_stops_at_once_on_sigint(alias, tmp_path):
+    process = start(["worker", str(tmp_path / "started")], alias)
+    # The worker has made its first pass once it created the job's state row.
+    wait_for(
+        lambda: JobState.objects.using(alias).filter(name="worker.job").exists(),
+        timeout=60,
+        message="the worker's first pass",
+    )
+    process.send_signal(signal.SIGINT)
+    finish(process, timeout=10)
+    assert not (tmp_path / "started").exists()
