@@ -39,10 +39,11 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
-def _missed_error(where, value):
+def _missed_error(where, value, obj=None):
     return Error(
         f"{where} is {value!r}.",
         hint=f"Use one of {', '.join(MISSED_POLICIES)}.",
+        obj=obj,
         id="django_cron.E008",
     )
 
@@ -124,5 +125,5 @@ def _check_definition(definition):
             )
         )
     if definition.missed not in MISSED_POLICIES:
-        errors.append(_missed_error(f"Job {name!r} option missed", definition.missed))
+        errors.append(_missed_error(f"Job {name!r} option missed", definition.missed, name))
     return errors

@@ -65,6 +65,14 @@ def worker(started):
     w.run_forever()
 
 
+def names():
+    """Print the names of the registered jobs, one per line."""
+    from django_cron.registry import cronScheduler
+
+    for definition in cronScheduler.all():
+        print(definition.name)
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"race": race, "hang": hang, "worker": worker}[mode](*args)
+    {"race": race, "hang": hang, "worker": worker, "names": names}[mode](*args)

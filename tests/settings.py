@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "tests.legacy2008",
     "tests.legacy2009",
     "tests.modern",
+    *filter(None, os.environ.get("DJANGO_CRON_TEST_EXTRA_APPS", "").split(",")),
 ]
 
 PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")
@@ -83,5 +84,8 @@ LOGGING = {
 }
 
 # Subprocesses of the tests say which database alias django_cron uses.
+DJANGO_CRON = {}
 if os.environ.get("DJANGO_CRON_TEST_ALIAS"):
-    DJANGO_CRON = {"DATABASE": os.environ["DJANGO_CRON_TEST_ALIAS"]}
+    DJANGO_CRON["DATABASE"] = os.environ["DJANGO_CRON_TEST_ALIAS"]
+if os.environ.get("DJANGO_CRON_TEST_AUTODISCOVER") == "0":
+    DJANGO_CRON["AUTODISCOVER"] = False
