@@ -1,9 +1,13 @@
-"""Whether a job is healthy: what ``cron status`` (and monitors) report."""
+"""Whether each job is healthy: what ``cron status``, ``cron list`` and monitors report."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from . import conf
-from .models import JobRun
+from .models import JobRun, JobState
+from .registry import cronScheduler
 
 OK = "ok"
 OVERDUE = "overdue"
@@ -36,3 +40,48 @@ def health(definition, state, now: datetime) -> str:
 
 def is_healthy(status: str) -> bool:
     return status not in (OVERDUE, FAILING)
+
+
+@dataclass
+class JobOverview:
+    """A registered job, what the runner saved of it, and its health."""
+
+    definition: object
+    state: JobState | None
+    health: str
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def enabled(self) -> bool:
+        return self.health != PAUSED
+
+    @property
+    def schedule(self) -> str:
+        """The schedule in words."""
+        try:
+            return self.definition.schedule.describe()
+        except ValueError as exc:
+            return f"invalid: {exc}"
+
+    @property
+    def timezone(self) -> str | None:
+        """The time zone the schedule is read in; None where it makes no difference."""
+        try:
+            zoned = self.definition.schedule.zoned
+        except ValueError:
+            zoned = True
+        return self.definition.timezone if zoned else None
+
+
+def overview(now: datetime | None = None) -> list:
+    """Return a JobOverview for every registered job, sorted by name."""
+    now = now or timezone.now()
+    states = {state.name: state for state in JobState.objects.using(conf.database())}
+    result = []
+    for definition in sorted(cronScheduler.all(), key=lambda d: d.name):
+        state = states.get(definition.name)
+        result.append(JobOverview(definition, state, health(definition, state, now)))
+    return result

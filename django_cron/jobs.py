@@ -9,6 +9,7 @@ function: a stable name, a schedule and a way to call it.
 
 import inspect
 from datetime import timedelta
+from functools import cached_property
 
 from . import conf
 from .schedules import Cron, Interval, Schedule
@@ -96,7 +97,7 @@ class JobDefinition:
 
         return str(self._option("timezone") or settings.TIME_ZONE or "UTC")
 
-    @property
+    @cached_property
     def schedule(self) -> Schedule:
         """Return the Schedule; raise ValueError if the definition is unusable."""
         expression, every = self.schedule_spec()

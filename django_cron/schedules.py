@@ -9,7 +9,7 @@ asks for the one after it, so interval jobs keep their phase and never drift.
 import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import get_description
 from croniter import croniter
@@ -63,8 +63,8 @@ def _words(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
-            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
-    return "every second" if seconds == 1 else f"every {seconds:g} seconds"
+            return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
+    return "Every second" if seconds == 1 else f"Every {seconds:g} seconds"
 
 
 class Schedule:
@@ -81,6 +81,9 @@ class Schedule:
     def resume_after(self, slot: datetime, now: datetime) -> datetime:
         """Return the first slot after ``now``, in the phase of the earlier ``slot``."""
         return self.next_after(now)
+
+    # Whether the time zone changes the slots (it does for cron expressions).
+    zoned = False
 
     def describe(self) -> str:
         """Return the schedule in words."""
@@ -130,12 +133,17 @@ class Cron(Schedule):
     passes of a repeated hour.
     """
 
+    zoned = True
+
     def __init__(self, expression: str, timezone="UTC"):
         expression = " ".join(str(expression).split())
         if not croniter.is_valid(expression):
             raise ValueError(f"{expression!r} is not a valid cron expression")
         self.expression = expression
-        self.tz = timezone if not isinstance(timezone, str) else ZoneInfo(timezone)
+        try:
+            self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{timezone!r} is not a known time zone") from exc
         fields = _ALIASES.get(expression.lower(), expression).split()
         self.wildcard = fields[0].startswith("*") or fields[1].startswith("*")
 

@@ -18,6 +18,14 @@ def cron(*args):
     return out.getvalue(), err.getvalue()
 
 
+def cron_exit(*args):
+    """Run a cron command expected to exit non-zero; return (code, stdout, stderr)."""
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("cron", *args, stdout=out, stderr=err)
+    return exit_info.value.code, out.getvalue(), err.getvalue()
+
+
 def make_due(name):
     JobState.objects.filter(name=name).update(next_run_at=timezone.now() - timedelta(seconds=1))
 
@@ -43,9 +51,9 @@ def test_list_shows_schedule_in_words_timezone_runs_and_enabled(jobs):
     make_due("mail")
     cron("run")
     out, _ = cron("list")
-    assert "mail\n    schedule: every 5 minutes (UTC)" in out
-    assert "broken\n    schedule: At 02:30 AM, Monday through Friday (Europe/Berlin)" in out
-    assert " ok\n" in out and "enabled:  yes" in out
+    assert "mail\n    schedule: Every 5 minutes\n" in out
+    assert "broken\n    schedule: At 02:30 AM, Monday through Friday (Europe/Berlin)\n" in out
+    assert " ok\n    enabled:  yes\n    health:   ok" in out
     assert out.count("next run: 20") == 2
 
 
@@ -57,10 +65,12 @@ def test_run_runs_what_is_due_and_reports_each_run(jobs):
     assert cron("run")[0] == ""
 
 
-def test_run_force_runs_the_named_jobs_now(jobs):
-    out, err = cron("run", "--force", "broken")
-    assert out.startswith("broken: failed in ") and "ValueError: disk full" in err
-    assert CALLS == []
+def test_run_force_runs_the_named_jobs_now_and_fails_if_one_failed(jobs):
+    code, out, _ = cron_exit("run", "--force", "broken")
+    assert code == 1
+    assert out.startswith("broken: failed in ") and out.endswith(": ValueError: disk full\n")
+    assert cron("run", "--force", "mail")[0].startswith("mail: ok in ")
+    assert CALLS == [("mail", (), {})]
 
 
 def test_run_force_needs_names_and_unknown_names_are_errors(jobs):
@@ -74,17 +84,15 @@ def test_status_is_zero_when_healthy_and_names_each_unhealthy_job(jobs):
     out, _ = cron("status")
     assert out.strip() == "2 jobs, all healthy."
     cron("run")
-    cron("run", "--force", "broken")
+    cron_exit("run", "--force", "broken")
     JobState.objects.filter(name="mail").update(next_run_at=timezone.now() - timedelta(hours=1))
-    err = StringIO()
-    with pytest.raises(SystemExit) as exit_info:
-        call_command("cron", "status", stdout=StringIO(), stderr=err)
-    assert exit_info.value.code == 1
-    assert err.getvalue().splitlines() == ["broken: failing ValueError: disk full", "mail: overdue"]
+    code, _, err = cron_exit("status")
+    assert code == 1
+    assert err.splitlines() == ["broken: failing ValueError: disk full", "mail: overdue"]
 
 
 def test_status_ignores_paused_jobs(jobs):
-    cron("run", "--force", "broken")
+    cron_exit("run", "--force", "broken")
     JobState.objects.filter(name="broken").update(enabled=False)
     assert cron("status")[0].strip() == "2 jobs, all healthy."
 

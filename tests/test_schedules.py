@@ -55,9 +55,9 @@ def test_interval_keeps_its_phase_after_missed_slots():
 
 
 def test_interval_describes_itself_in_words():
-    assert Interval(300).describe() == "every 5 minutes"
-    assert Interval("1d").describe() == "every day"
-    assert Interval(90).describe() == "every 90 seconds"
+    assert Interval(300).describe() == "Every 5 minutes"
+    assert Interval("1d").describe() == "Every day"
+    assert Interval(90).describe() == "Every 90 seconds"
 
 
 def test_cron_next_after_follows_croniter_in_utc():

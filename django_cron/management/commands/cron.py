@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from django_cron import conf
-from django_cron.health import health, is_healthy
-from django_cron.models import JobState
+from django_cron.health import FAILING, is_healthy, overview
+from django_cron.models import JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from django_cron.worker import Worker
@@ -44,29 +44,20 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Unknown job: {', '.join(unknown)}. See 'cron list'.")
 
-    def _rows(self):
-        states = {s.name: s for s in JobState.objects.using(conf.database())}
-        now = timezone.now()
-        for definition in sorted(cronScheduler.all(), key=lambda d: d.name):
-            yield definition, states.get(definition.name), now
-
     def handle_list(self, **options):
-        for definition, state, now in self._rows():
-            try:
-                words = definition.schedule.describe()
-            except ValueError as exc:
-                words = f"invalid: {exc}"
+        for job in overview():
+            state = job.state
+            schedule = f"{job.schedule} ({job.timezone})" if job.timezone else job.schedule
             last = "-"
             if state is not None and state.last_run_at:
                 last = f"{_when(state.last_run_at)} {state.last_status}"
-            enabled = definition.enabled and (state is None or state.enabled)
             self.stdout.write(
-                f"{definition.name}\n"
-                f"    schedule: {words} ({definition.timezone})\n"
+                f"{job.name}\n"
+                f"    schedule: {schedule}\n"
                 f"    next run: {_when(state.next_run_at if state else None)}\n"
                 f"    last run: {last}\n"
-                f"    enabled:  {'yes' if enabled else 'no'}"
-                f"    health: {health(definition, state, now)}"
+                f"    enabled:  {'yes' if job.enabled else 'no'}\n"
+                f"    health:   {job.health}"
             )
 
     def handle_run(self, names, force, **options):
@@ -75,24 +66,25 @@ class Command(BaseCommand):
             raise CommandError("--force needs the names of the jobs to run.")
         result = run_due(names or None, force=force)
         for run in result.runs:
-            self.stdout.write(f"{run.job.name}: {run.status} in {run.duration:.3f}s")
+            line = f"{run.job.name}: {run.status} in {run.duration:.3f}s"
             if run.error:
-                self.stderr.write(f"{run.job.name}: {run.error}")
+                line += f": {run.error}"
+            self.stdout.write(line)
         if not result.runs and options["verbosity"] > 1:
             self.stdout.write("Nothing was due.")
+        # A failed run fails the command, so that OS cron or a Kubernetes CronJob notices.
+        if any(run.status != JobRun.Status.OK for run in result.runs):
+            sys.exit(1)
 
     def handle_status(self, **options):
-        bad = []
-        for definition, state, now in self._rows():
-            status = health(definition, state, now)
-            if not is_healthy(status):
-                detail = state.last_error if status == "failing" and state.last_error else ""
-                bad.append(f"{definition.name}: {status} {detail}".rstrip())
-        for line in bad:
-            self.stderr.write(line)
+        jobs = overview()
+        bad = [job for job in jobs if not is_healthy(job.health)]
+        for job in bad:
+            detail = job.state.last_error if job.health == FAILING else ""
+            self.stderr.write(f"{job.name}: {job.health} {detail}".rstrip())
         if bad:
             sys.exit(1)
-        self.stdout.write(f"{len(cronScheduler)} jobs, all healthy.")
+        self.stdout.write(f"{len(jobs)} jobs, all healthy.")
 
     def handle_worker(self, names, **options):
         self._known(names)

@@ -1,0 +1,103 @@
+"""
+Settings for the django_cron demo site.
+
+For local use only: DEBUG is on and the secret key is public. The database is
+a SQLite file next to manage.py, so the demo needs no server.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = "django-insecure-demo-only-never-use-this-key-in-production"
+DEBUG = True
+ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_cron",
+    # A cron.py written for django-cron in 2009, unchanged.
+    "inbox",
+    # A cron.py written with the register() API, and the overview page.
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "exampleproject.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "exampleproject.wsgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        # EXAMPLE_DB lets the test suite run the demo on a database of its own.
+        "NAME": os.environ.get("EXAMPLE_DB", BASE_DIR / "db.sqlite3"),
+        # runserver and `cron worker` write to the same file; wait for the
+        # other process's lock rather than fail with "database is locked".
+        "OPTIONS": {"timeout": 20},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+# django_cron keeps every slot, lease and run as an aware datetime.
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+DJANGO_CRON = {
+    # Days of run history to keep; older runs are deleted after each pass.
+    "HISTORY_DAYS": 7,
+    # Seconds a run may take before it counts as lost and its slot is freed.
+    # The demo jobs take milliseconds; a job can ask for more with `lease`.
+    "LEASE": 300,
+}
+
+# The 2009 setting, still honoured: seconds between two due checks of
+# `cron worker`. DJANGO_CRON["POLLING_FREQUENCY"] takes precedence when set.
+CRON_POLLING_FREQUENCY = 60
+
+# Show what the jobs and the runner do on the console.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django_cron": {"handlers": ["console"], "level": "INFO"},
+        "inbox": {"handlers": ["console"], "level": "INFO"},
+        "reports": {"handlers": ["console"], "level": "INFO"},
+    },
+}
