@@ -39,6 +39,8 @@ class Pass:
 
     runs: list = field(default_factory=list)
     next_due: datetime | None = None
+    # True when should_stop() ended the pass with due jobs left over.
+    stopped: bool = False
 
 
 def _states():
@@ -256,16 +258,16 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     definitions = usable_definitions(names)
     states = sync_states(definitions, now)
     sweep_lost(now)
-    by_due = sorted(definitions, key=lambda d: states[d.name].next_run_at)
-    for definition in by_due:
+    due = [
+        definition
+        for definition in sorted(definitions, key=lambda d: states[d.name].next_run_at)
+        if force or _is_due(definition, states[definition.name], now)
+    ]
+    for definition in due:
         if should_stop is not None and should_stop():
+            result.stopped = True
             break
-        state = states[definition.name]
-        if not force and not (
-            definition.enabled and state.enabled and state.next_run_at <= timezone.now()
-        ):
-            continue
-        run = run_one(definition, state, force=force)
+        run = run_one(definition, states[definition.name], force=force)
         if run is not None:
             result.runs.append(run)
     if result.runs:
@@ -273,6 +275,10 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     result.next_due = next_due(definitions)
     tidy_connections()
     return result
+
+
+def _is_due(definition, state, now):
+    return definition.enabled and state.enabled and state.next_run_at <= now
 
 
 def next_due(definitions) -> datetime | None:
