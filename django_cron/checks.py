@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from django.conf import settings
-from django.core.checks import Error
+from django.core.checks import Error, Warning
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from . import conf
@@ -37,6 +38,25 @@ def check_settings(app_configs=None, **kwargs):
     if conf.get("MISSED") not in MISSED_POLICIES:
         errors.append(_missed_error("DJANGO_CRON['MISSED']", conf.get("MISSED")))
     return errors
+
+
+def check_ping_key(app_configs=None, **kwargs):
+    """Warn when the ping URL is routed but no key can open it."""
+    if conf.get("PING_KEY"):
+        return []
+    try:
+        reverse("django_cron:ping", kwargs={"key": "k"})
+    except NoReverseMatch:
+        return []
+    return [
+        Warning(
+            "django_cron's URLs are included but DJANGO_CRON['PING_KEY'] is empty, "
+            "so cron/ping/<key>/ answers 404 to everyone.",
+            hint="Set PING_KEY to a long random string, e.g. from "
+            "django.core.management.utils.get_random_secret_key().",
+            id="django_cron.W001",
+        )
+    ]
 
 
 def _missed_error(where, value, obj=None):

@@ -25,6 +25,15 @@ DEFAULTS = {
     "MISSED": "coalesce",
     # Seconds past its due time before a job counts as overdue in ``cron status``.
     "GRACE": 300,
+    # Seconds of jobs the middleware runs after one response before it leaves
+    # the rest for the next request: well under gunicorn's 30 s worker timeout.
+    "BUDGET": 10,
+    # Run the middleware's and ping's jobs in a background thread instead of in
+    # the worker after the response (always so under ASGI).
+    "BACKGROUND": False,
+    # The secret in cron/ping/<key>/ and for job details in cron/status/.
+    # Empty turns the ping endpoint off.
+    "PING_KEY": "",
     # Days of run history to keep (None keeps everything), and rows deleted per batch.
     "HISTORY_DAYS": 30,
     "PRUNE_BATCH_SIZE": 1000,

@@ -63,6 +63,15 @@ DATABASES = {
         "OPTIONS": {"timeout": 30},
     }
 }
+# A database that is down: nothing listens on port 1. Tests of outages use it.
+DATABASES["offline"] = {
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": "offline",
+    "HOST": "127.0.0.1",
+    "PORT": 1,
+    "USER": "postgres",
+    "OPTIONS": {"connect_timeout": 2},
+}
 SERVICES = {
     "postgresql": (PG_HOST, 5432, "django.db.backends.postgresql", {"USER": "postgres"}),
     "mysql": (MYSQL_HOST, 3306, "django.db.backends.mysql", {"USER": "root", "PASSWORD": ""}),
@@ -84,7 +93,8 @@ LOGGING = {
 }
 
 # Subprocesses of the tests say which database alias django_cron uses.
-DJANGO_CRON = {}
+PING_KEY = "test-ping-key-4f1c2a9e"
+DJANGO_CRON = {"PING_KEY": PING_KEY}
 if os.environ.get("DJANGO_CRON_TEST_ALIAS"):
     DJANGO_CRON["DATABASE"] = os.environ["DJANGO_CRON_TEST_ALIAS"]
 if os.environ.get("DJANGO_CRON_TEST_AUTODISCOVER") == "0":

@@ -1,0 +1,262 @@
+"""CronMiddleware and the ping and status views, through Django's test clients."""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client
+from django.utils import timezone
+
+from django_cron.models import JobRun, JobState
+from django_cron.trigger import trigger
+from tests.conftest import no_queries, wait_for
+from tests.effects import CALLS, record
+
+KEY = "test-ping-key-4f1c2a9e"
+MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_trigger(settings):
+    settings.MIDDLEWARE = MIDDLEWARE
+    settings.DJANGO_CRON = {"PING_KEY": KEY, "POLLING_FREQUENCY": 60}
+    trigger.next_check, trigger._gate_token = 0.0, None
+    yield
+    if trigger._thread is not None:
+        trigger._thread.join(timeout=30)
+    trigger.next_check, trigger._gate_token = 0.0, None
+
+
+def make_due(*names):
+    past = timezone.now() - timedelta(seconds=1)
+    assert JobState.objects.filter(name__in=names).update(next_run_at=past) == len(names)
+
+
+def seen_by_runner(client):
+    """Make one request so that the runner creates the state rows, then allow another."""
+    assert client.get("/").status_code == 200
+    trigger.next_check = 0.0
+    CALLS.clear()
+
+
+@pytest.mark.django_db
+def test_a_request_with_nothing_due_makes_no_query(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)
+    trigger.next_check = time.time() + 60
+    with no_queries():
+        response = client.get("/")
+    assert response.status_code == 200 and response.content == b"hello"
+
+
+@pytest.mark.django_db
+def test_due_jobs_run_after_the_response_and_never_change_it(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+
+    def broken():
+        raise RuntimeError("job exploded")
+
+    registry.register(broken, name="broken", every=60)
+    client = Client()
+    seen_by_runner(client)
+    make_due("job", "broken")
+    response = client.get("/")
+    assert response.status_code == 200 and response.content == b"hello"
+    # The view ran first; the jobs only when the handler closed the response.
+    assert [name for name, *_ in CALLS] == ["view", "job"]
+    statuses = dict(JobRun.objects.values_list("job__name", "status"))
+    assert statuses == {"job": "ok", "broken": "failed"}
+
+
+@pytest.mark.django_db
+def test_one_check_per_polling_interval_per_process(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)
+    make_due("job")
+    trigger.next_check = time.time() + 60
+    client.get("/")
+    assert [name for name, *_ in CALLS] == ["view"]
+
+
+@pytest.mark.django_db
+def test_the_gate_lets_one_process_per_interval_through(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)  # this process holds the gate for 60 s now
+    make_due("job")
+    trigger._gate_token = None  # as if another process had passed the gate
+    client.get("/")
+    assert [name for name, *_ in CALLS] == ["view"]
+
+
+@pytest.mark.django_db
+def test_a_spent_budget_leaves_the_other_jobs_for_the_next_request(registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "BUDGET": 0.05}
+    for name in ("first", "second"):
+        registry.register(lambda name=name: (time.sleep(0.1), record(name)), name=name, every=60)
+    client = Client()
+    seen_by_runner(client)
+    make_due("first", "second")
+    client.get("/")
+    assert [name for name, *_ in CALLS] == ["view", "first"]
+    assert trigger.next_check <= time.time()
+    client.get("/")
+    assert [name for name, *_ in CALLS] == ["view", "first", "view", "second"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_runs_jobs_in_a_thread(registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "BACKGROUND": True}
+    threads = []
+    registry.register(lambda: threads.append(threading.current_thread().name), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)
+    trigger._thread.join(timeout=30)
+    trigger.next_check = 0.0
+    make_due("job")
+    assert client.get("/").status_code == 200
+    wait_for(lambda: threads, message="the job to run")
+    assert threads == ["django_cron"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_jobs_run_in_a_thread_not_on_the_event_loop(registry):
+    threads = []
+    registry.register(lambda: threads.append(threading.current_thread().name), name="job", every=60)
+
+    @async_to_sync
+    async def get():
+        return await AsyncClient().get("/async/")
+
+    get()
+    trigger._thread.join(timeout=30)
+    trigger.next_check = 0.0
+    make_due("job")
+    response = get()
+    assert response.status_code == 200 and response.content == b"hello async"
+    trigger._thread.join(timeout=30)
+    assert threads == ["django_cron"]
+
+
+@pytest.mark.django_db
+def test_the_check_logs_and_swallows_an_outage(registry, settings, caplog):
+    registry.register(lambda: record("job"), name="job", every=60)
+    # A real connection attempt to a port where no database listens.
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "LOCK_OPTIONS": {"using": "offline"}}
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        response = Client().get("/")
+    assert response.status_code == 200 and response.content == b"hello"
+    assert "The due check failed; next try in 60s" in caplog.text
+    assert trigger.next_check > time.time() + 50
+
+
+# Ping -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post", "head"])
+def test_a_good_ping_answers_with_a_summary_and_runs_due_jobs_after(registry, method):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    client.get(f"/cron/ping/{KEY}/")
+    make_due("job")
+    CALLS.clear()
+    response = getattr(client, method)(f"/cron/ping/{KEY}/")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
+    if method != "head":
+        assert response.json() == {
+            "healthy": True,
+            "ok": 1,
+            "overdue": 0,
+            "failing": 0,
+            "paused": 0,
+            "new": 0,
+        }
+    assert CALLS == [("job", (), {})]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["wrong-key-0000000000000", KEY[:-1], KEY + "x", "x", KEY.upper()])
+def test_a_wrong_ping_key_gets_404_and_runs_nothing(registry, key):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    client.get(f"/cron/ping/{KEY}/")
+    make_due("job")
+    CALLS.clear()
+    assert client.get(f"/cron/ping/{key}/").status_code == 404
+    assert client.post(f"/cron/ping/{key}/").status_code == 404
+    assert CALLS == []
+
+
+@pytest.mark.django_db
+def test_an_empty_key_gets_404():
+    assert Client().get("/cron/ping//").status_code == 404
+
+
+@pytest.mark.django_db
+def test_with_no_key_configured_ping_is_off(registry, settings):
+    registry.register(lambda: record("job"), name="job", every=60)
+    settings.DJANGO_CRON = {"PING_KEY": ""}
+    assert Client().get("/cron/ping/anything/").status_code == 404
+    assert Client().get(f"/cron/ping/{KEY}/").status_code == 404
+    assert CALLS == []
+
+
+def test_check_warns_when_ping_is_routed_without_a_key(settings):
+    from django_cron.checks import check_ping_key
+
+    settings.DJANGO_CRON = {"PING_KEY": ""}
+    assert [w.id for w in check_ping_key()] == ["django_cron.W001"]
+    settings.DJANGO_CRON = {"PING_KEY": KEY}
+    assert check_ping_key() == []
+
+
+@pytest.mark.django_db
+def test_ping_refuses_other_methods():
+    assert Client().put(f"/cron/ping/{KEY}/").status_code == 405
+
+
+# Status -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_status_is_200_when_healthy_and_503_when_a_job_fails(registry):
+    def broken():
+        raise RuntimeError("nope")
+
+    registry.register(lambda: None, name="fine", every=60)
+    registry.register(broken, name="broken", every=60)
+    client = Client()
+    response = client.get("/cron/status/")
+    assert response.status_code == 200 and response.json()["healthy"] is True
+    assert "jobs" not in response.json()
+    client.get(f"/cron/ping/{KEY}/")
+    make_due("broken")
+    client.get(f"/cron/ping/{KEY}/")
+    response = client.get("/cron/status/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "healthy": False,
+        "ok": 1,
+        "overdue": 0,
+        "failing": 1,
+        "paused": 0,
+        "new": 0,
+    }
+
+
+@pytest.mark.django_db
+def test_status_shows_job_details_only_with_the_key(registry):
+    registry.register(lambda: None, name="fine", every=60)
+    client = Client()
+    assert "jobs" not in client.get("/cron/status/?key=wrong").json()
+    (job,) = client.get(f"/cron/status/?key={KEY}").json()["jobs"]
+    assert job["name"] == "fine" and job["schedule"] == "Every minute"
+    (job,) = client.get("/cron/status/", headers={"X-Cron-Key": KEY}).json()["jobs"]
+    assert job["health"] == "ok" and job["next_run"].startswith("20")
