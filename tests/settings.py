@@ -99,3 +99,19 @@ if os.environ.get("DJANGO_CRON_TEST_ALIAS"):
     DJANGO_CRON["DATABASE"] = os.environ["DJANGO_CRON_TEST_ALIAS"]
 if os.environ.get("DJANGO_CRON_TEST_AUTODISCOVER") == "0":
     DJANGO_CRON["AUTODISCOVER"] = False
+
+# The servers that tests start: the middleware on, a one-second polling interval,
+# and the jobs of tests/serverapp.
+if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
+    INSTALLED_APPS.append("tests.serverapp")
+    MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
+    DJANGO_CRON["POLLING_FREQUENCY"] = 1
+
+# Job state behind a TCP proxy that a test can cut, to take the database away.
+if os.environ.get("DJANGO_CRON_TEST_PROXY_PORT"):
+    DATABASES["proxied"] = {
+        **DATABASES["postgresql"],
+        "PORT": int(os.environ["DJANGO_CRON_TEST_PROXY_PORT"]),
+        "OPTIONS": {"connect_timeout": 2},
+    }
+    DJANGO_CRON["DATABASE"] = "proxied"

@@ -1,0 +1,76 @@
+"""
+Real servers on loopback: gunicorn (sync and gthread workers) and uvicorn, each
+with several worker processes, under concurrent traffic, running the jobs of
+tests/serverapp from the middleware.
+"""
+
+from collections import Counter
+
+import pytest
+from django.conf import settings as django_settings
+
+from django_cron.models import JobRun
+from tests.conftest import on_each_database
+from tests.servers import Proxy, server, traffic
+
+KINDS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn"]
+
+
+def ticks(effects):
+    return [line for line in effects.read_text().splitlines() if line.startswith("server.tick ")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@on_each_database
+def test_each_due_slot_runs_once_and_every_response_is_200(kind, alias, cron_db, tmp_path):
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    with server(kind, alias, tmp_path / "server.log", DJANGO_CRON_TEST_EFFECTS=effects) as port:
+        statuses = traffic(port, seconds=7)
+    assert Counter(statuses) == {200: len(statuses)}
+    runs = JobRun.objects.using(alias).filter(job__name="server.tick")
+    slots = list(runs.values_list("scheduled_for", flat=True))
+    assert len(slots) >= 2, (tmp_path / "server.log").read_text()
+    assert len(set(slots)) == len(slots) == len(ticks(effects))
+    assert set(runs.values_list("status", flat=True)) == {"ok"}
+    # A failing job fails every time and never touches a response.
+    failed = JobRun.objects.using(alias).filter(job__name="server.fail")
+    assert failed.count() >= 2 and set(failed.values_list("status", flat=True)) == {"failed"}
+
+
+@pytest.mark.django_db(transaction=True, databases=["postgresql"])
+@pytest.mark.skipif(
+    "postgresql" in django_settings.MISSING_SERVICES,
+    reason=django_settings.MISSING_SERVICES.get("postgresql", ""),
+)
+def test_a_database_outage_during_traffic_leaves_every_response_200(tmp_path, settings):
+    settings.DJANGO_CRON = {"DATABASE": "postgresql"}
+    database = django_settings.DATABASES["postgresql"]
+    proxy = Proxy(database["HOST"], int(database["PORT"]))
+    effects, log = tmp_path / "effects.log", tmp_path / "server.log"
+    effects.touch()
+    try:
+        with server(
+            "gunicorn-sync",
+            "postgresql",
+            log,
+            DJANGO_CRON_TEST_EFFECTS=effects,
+            DJANGO_CRON_TEST_PROXY_PORT=proxy.port,
+        ) as port:
+            before = traffic(port, seconds=5)
+            ran_before = len(ticks(effects))
+            proxy.cut()
+            during = traffic(port, seconds=4)
+            ran_during = len(ticks(effects)) - ran_before
+            proxy.restore()
+            after = traffic(port, seconds=6)
+    finally:
+        proxy.close()
+    statuses = Counter(before + during + after)
+    assert statuses == {200: statuses.total()}
+    assert ran_before >= 1, log.read_text()
+    assert ran_during <= 1  # at most a run claimed just before the cut
+    assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
+    # A warning per failed check, at most one per worker and polling interval.
+    warnings = log.read_text().count("The due check failed")
+    assert 1 <= warnings <= 3 * 4 + 3
