@@ -18,15 +18,18 @@ def check_settings(app_configs=None, **kwargs):
     errors = []
     path = conf.get("LOCK_BACKEND")
     try:
-        import_string(path)
+        backend = import_string(path)
     except ImportError as exc:
         errors.append(
             Error(
                 f"DJANGO_CRON['LOCK_BACKEND'] {path!r} cannot be imported: {exc}.",
-                hint="Use a dotted path such as 'django_cron.locks.database.DatabaseLock'.",
+                hint="Use a dotted path such as 'django_cron.locks.database.DatabaseLock'; "
+                "RedisLock needs 'pip install django-cron-revival[redis]'.",
                 id="django_cron.E006",
             )
         )
+    else:
+        errors.extend(_check_lock_cache(path, backend))
     if not settings.USE_TZ:
         errors.append(
             Error(
@@ -38,6 +41,49 @@ def check_settings(app_configs=None, **kwargs):
     if conf.get("MISSED") not in MISSED_POLICIES:
         errors.append(_missed_error("DJANGO_CRON['MISSED']", conf.get("MISSED")))
     return errors
+
+
+# Caches that live inside one process: a lock there coordinates nothing.
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _check_lock_cache(path, backend):
+    """Check the cache alias that a cache-based lock backend names."""
+    needs = getattr(backend, "needs_cache", None)
+    if needs is None:
+        return []
+    alias = conf.get("LOCK_OPTIONS").get("alias", "default")
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                f"DJANGO_CRON['LOCK_OPTIONS'] names the cache {alias!r}, which CACHES lacks.",
+                hint="Give 'alias' the name of a cache in CACHES.",
+                id="django_cron.E010",
+            )
+        ]
+    cache_backend = settings.CACHES[alias].get("BACKEND", "")
+    if needs != "any" and cache_backend != needs:
+        return [
+            Warning(
+                f"{backend.__name__} uses the cache {alias!r}, whose backend {cache_backend!r} "
+                f"is not {needs}, so it has no Redis client to lock with.",
+                hint=f"Point it at a cache with BACKEND '{needs}', or use CacheLock.",
+                id="django_cron.W003",
+            )
+        ]
+    if cache_backend in LOCAL_CACHES:
+        return [
+            Warning(
+                f"{backend.__name__} uses the cache {alias!r} ({cache_backend}), which cannot "
+                "coordinate processes: every process would hold its own locks.",
+                hint="Use memcached, the database cache or Redis, or the default DatabaseLock.",
+                id="django_cron.W002",
+            )
+        ]
+    return []
 
 
 def check_ping_key(app_configs=None, **kwargs):

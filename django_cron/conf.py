@@ -18,9 +18,13 @@ DEFAULTS = {
     # Seconds between two due checks of one process (middleware, worker).
     # None falls back to the 2009 setting CRON_POLLING_FREQUENCY, then to 60.
     "POLLING_FREQUENCY": None,
-    # Seconds a claimed run may take before it counts as dead (lock-at-most-for).
-    # A quarter of an hour covers most housekeeping jobs; set ``lease`` on longer ones.
-    "LEASE": 900,
+    # Seconds a claimed run lasts without a heartbeat before it counts as dead
+    # (lock-at-most-for). The heartbeat extends it every third of that while
+    # the job runs, so it bounds how long a crash goes unnoticed, not job length.
+    "LEASE": 300,
+    "HEARTBEAT": True,
+    # Seconds a claim is held at least, however fast the job (lock-at-least-for).
+    "MIN_LEASE": 0,
     # What a job does after missing several slots: "coalesce", "skip" or "catch_up".
     "MISSED": "coalesce",
     # Seconds past its due time before a job counts as overdue in ``cron status``.

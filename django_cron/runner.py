@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from . import conf
 from .clock import DbNow, db_now_plus
+from .leases import Lease
 from .locks import get_lock
 from .models import JobRun, JobState
 from .registry import cronScheduler
@@ -205,11 +206,12 @@ def execute(definition, run: JobRun) -> JobRun:
 
 def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
     """Claim and run one job's due slot; return the run, or None if not claimed."""
-    lock = get_lock()
-    key = f"job:{definition.name}"
-    token = lock.acquire(key, definition.lease)
-    if token is None:
+    lease = Lease(get_lock(), f"job:{definition.name}", definition.lease)
+    if lease.acquire() is None:
         return None
+    token = lease.token
+    mine = _states().filter(pk=state.pk, lease_owner=token)
+    lease.on_beat = lambda: mine.update(lease_until=db_now_plus(definition.lease))
     try:
         slot = claim(definition, state, token, force)
         if slot is None:
@@ -222,8 +224,9 @@ def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
             owner=token,
             forced=force,
         )
-        _states().filter(pk=state.pk, lease_owner=token).update(current_run=run)
-        execute(definition, run)
+        mine.update(current_run=run)
+        with lease.heartbeat():
+            execute(definition, run)
         _runs().filter(pk=run.pk).update(
             status=run.status,
             finished_at=run.finished_at,
@@ -237,12 +240,10 @@ def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
             last_duration=run.duration,
             last_error=run.error,
         )
-        _states().filter(pk=state.pk, lease_owner=token).update(
-            lease_owner="", lease_until=None, current_run=None
-        )
+        mine.update(lease_owner="", lease_until=None, current_run=None)
         return run
     finally:
-        lock.release(key, token)
+        lease.release()
 
 
 def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:

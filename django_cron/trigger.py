@@ -24,6 +24,8 @@ GATE = "poll"
 # However far off the next due job is, look again this often: a paused job may
 # have been resumed, or another process may have changed the state.
 MAX_IDLE = 300.0
+# The longest wait between two checks while the database or cache is down.
+MAX_BACKOFF = 60.0
 
 
 class Trigger:
@@ -36,6 +38,7 @@ class Trigger:
         self._mutex = threading.Lock()
         self._gate_token = None
         self._thread = None
+        self._failures = 0
 
     def claim(self) -> bool:
         """Return True to one caller per check in this process, and push the next back."""
@@ -85,10 +88,14 @@ class Trigger:
             deadline = time.monotonic() + conf.get("BUDGET")
             result = run_due(should_stop=lambda: time.monotonic() >= deadline)
         except Exception as exc:
-            # A database or cache outage: one warning per process and interval,
-            # not an error per request. claim() already set the next check.
-            logger.warning("The due check failed; next try in %gs: %r", poll, exc)
+            # A database or cache outage: a warning per failed check, not an
+            # error per request, and checks further apart while it lasts.
+            self._failures += 1
+            delay = min(poll * 2 ** (self._failures - 1), max(poll, MAX_BACKOFF))
+            self.next_check = time.time() + delay
+            logger.warning("The due check failed; next try in %gs: %r", delay, exc)
             return
+        self._failures = 0
         now = time.time()
         if result.stopped:
             self.next_check = now  # the budget is spent: the next request goes on

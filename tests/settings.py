@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 
 PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")
 MYSQL_HOST = os.environ.get("DJANGO_CRON_TEST_MYSQL_HOST", "127.0.0.1")
+REDIS_URL = os.environ.get("DJANGO_CRON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("DJANGO_CRON_TEST_SERVICES") == "require"
 USE_TEST_DBS = os.environ.get("DJANGO_CRON_TEST_USE_TEST_DBS") == "1"
 SQLITE_PATH = os.path.join(tempfile.gettempdir(), f"django_cron_tests_{os.getuid()}.sqlite3")
@@ -84,6 +85,23 @@ for alias, (host, port, engine, extra) in SERVICES.items():
         raise RuntimeError(f"{alias} does not answer on {host}:{port} and CI requires it")
     else:
         MISSING_SERVICES[alias] = f"{alias} does not answer on {host}:{port}"
+
+# Redis: database 15 of the local server, flushed by the tests that use it.
+redis_host, redis_port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cron_cache"},
+}
+if _answers(redis_host, int(redis_port)):
+    CACHES["redis"] = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
+    CACHES["django-builtin-redis"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
+elif REQUIRE_SERVICES:
+    raise RuntimeError(f"Redis does not answer at {REDIS_URL} and CI requires it")
+else:
+    MISSING_SERVICES["redis"] = f"Redis does not answer at {REDIS_URL}"
 
 LOGGING = {
     "version": 1,

@@ -97,3 +97,36 @@ def test_manage_py_check_fails_on_a_bad_job(registry):
 
 def test_the_discovered_jobs_pass_the_checks():
     call_command("check", "--fail-level", "WARNING")
+
+
+@pytest.mark.parametrize(
+    "backend, alias, expected",
+    [
+        ("django_cron.locks.cache.CacheLock", "default", ["django_cron.W002"]),
+        ("django_cron.locks.cache.CacheLock", "db", []),
+        ("django_cron.locks.cache.CacheLock", "nowhere", ["django_cron.E010"]),
+        ("django_cron.locks.redis.RedisLock", "db", ["django_cron.W003"]),
+        ("django_cron.locks.redis.RedisLock", "default", ["django_cron.W003"]),
+        ("django_cron.locks.database.DatabaseLock", None, []),
+    ],
+)
+def test_lock_backends_are_checked_against_their_cache(settings, backend, alias, expected):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"},
+        "redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://h:1/0"},
+    }
+    options = {"alias": alias} if alias else {}
+    settings.DJANGO_CRON = {"LOCK_BACKEND": backend, "LOCK_OPTIONS": options}
+    assert ids(check_settings()) == expected
+
+
+def test_redis_lock_on_a_django_redis_cache_passes(settings):
+    settings.CACHES = {
+        "redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://h:1/0"},
+    }
+    settings.DJANGO_CRON = {
+        "LOCK_BACKEND": "django_cron.locks.redis.RedisLock",
+        "LOCK_OPTIONS": {"alias": "redis"},
+    }
+    assert check_settings() == []

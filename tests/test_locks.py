@@ -7,8 +7,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.cache import caches
 
 from django_cron.locks import get_lock
+from django_cron.locks.cache import CacheLock
 from django_cron.locks.database import DatabaseLock
 from tests.conftest import on_each_database, wait_for
 
@@ -59,6 +62,58 @@ class TestDatabaseLock(LockBackendTests):
     @pytest.fixture
     def lock(self, cron_db):
         return DatabaseLock()
+
+
+needs_redis = pytest.mark.skipif(
+    "redis" in django_settings.MISSING_SERVICES,
+    reason=django_settings.MISSING_SERVICES.get("redis", ""),
+)
+
+
+@pytest.fixture
+def clean_redis():
+    """Empty the tests' Redis database before and after."""
+    from django_redis import get_redis_connection
+
+    get_redis_connection("redis").flushdb()
+    yield
+    get_redis_connection("redis").flushdb()
+
+
+@needs_redis
+@pytest.mark.usefixtures("clean_redis")
+class TestRedisLock(LockBackendTests):
+    @pytest.fixture
+    def lock(self):
+        from django_cron.locks.redis import RedisLock
+
+        return RedisLock(alias="redis")
+
+    def test_keys_live_under_the_prefix_with_a_ttl(self, lock):
+        from django_redis import get_redis_connection
+
+        lock.acquire("k", LONG)
+        ttl = get_redis_connection("redis").pttl("django_cron:lock:k")
+        assert 290_000 < ttl <= 300_000
+
+
+@needs_redis
+@pytest.mark.usefixtures("clean_redis")
+@pytest.mark.parametrize("alias", ["redis", "django-builtin-redis"])
+class TestCacheLockOnRedis(LockBackendTests):
+    @pytest.fixture
+    def lock(self, alias):
+        return CacheLock(alias=alias)
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCacheLockOnTheDatabaseCache(LockBackendTests):
+    @pytest.fixture
+    def lock(self):
+        # flush() between tests empties model tables only, not the cache table.
+        caches["db"].clear()
+        yield CacheLock(alias="db")
+        caches["db"].clear()
 
 
 @pytest.mark.django_db
