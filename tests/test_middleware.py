@@ -260,3 +260,22 @@ def test_status_shows_job_details_only_with_the_key(registry):
     assert job["name"] == "fine" and job["schedule"] == "Every minute"
     (job,) = client.get("/cron/status/", headers={"X-Cron-Key": KEY}).json()["jobs"]
     assert job["health"] == "ok" and job["next_run"].startswith("20")
+
+
+@pytest.mark.django_db
+def test_checks_back_off_while_the_lock_store_is_down(registry, settings, caplog):
+    registry.register(lambda: record("job"), name="job", every=60)
+    settings.DJANGO_CRON = {
+        **settings.DJANGO_CRON,
+        "POLLING_FREQUENCY": 1,
+        "LOCK_OPTIONS": {"using": "offline"},
+    }
+    delays = []
+    for _ in range(8):
+        trigger.check()
+        delays.append(round(trigger.next_check - time.time()))
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert caplog.text.count("The due check failed") == 8
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "LOCK_OPTIONS": {}}
+    trigger.check()
+    assert trigger._failures == 0

@@ -1,4 +1,5 @@
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,9 +7,10 @@ from django.utils import timezone
 
 from django_cron import Job
 from django_cron.models import JobRun, JobState
-from django_cron.runner import run_due
+from django_cron.locks import get_lock
+from django_cron.runner import run_due, sweep_lost
 from django_cron.signals import cron_done
-from tests.conftest import on_each_database
+from tests.conftest import on_each_database, wait_for
 from tests.effects import CALLS, record
 
 pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
@@ -260,3 +262,43 @@ def test_next_due_is_the_earliest_next_run(alias, registry):
     registry.register(lambda: None, name="later", every=3600)
     result = run_due()
     assert result.next_due == states(alias).get(name="soon").next_run_at
+
+
+def _hold_for(alias, seconds, seen):
+    """A job that runs ``seconds`` and meanwhile looks at its own lease from outside."""
+
+    def body():
+        time.sleep(seconds)
+        lock = get_lock()
+        seen["lock_taken_by_another"] = lock.acquire("job:long", timedelta(seconds=60)) is not None
+        seen["swept"] = sweep_lost(timezone.now())
+
+    return body
+
+
+@pytest.mark.parametrize("heartbeat", [True, False])
+def test_the_heartbeat_keeps_a_long_job_alive_past_its_lease(alias, registry, settings, heartbeat):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "HEARTBEAT": heartbeat}
+    seen = {}
+    registry.register(_hold_for(alias, 2.0, seen), name="long", every=60, lease=1)
+    run_due()
+    make_due(alias, "long")
+    (run,) = run_due().runs
+    if heartbeat:
+        assert seen == {"lock_taken_by_another": False, "swept": 0}
+        assert run.status == "ok"
+    else:
+        # Without it, a job longer than its lease is taken for dead.
+        assert seen == {"lock_taken_by_another": True, "swept": 1}
+
+
+def test_min_lease_holds_the_lock_after_a_short_job(alias, registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "MIN_LEASE": 1.5}
+    registry.register(lambda: None, name="quick", every=60)
+    run_due(["quick"], force=True)
+    lock = get_lock()
+    assert lock.acquire("job:quick", timedelta(seconds=5)) is None
+    assert run_due(["quick"], force=True).runs == []
+    wait_for(
+        lambda: lock.acquire("job:quick", timedelta(seconds=5)), timeout=10, message="expiry"
+    )
