@@ -22,7 +22,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from . import conf
-from .clock import DbNow, db_now_plus
+from .clock import DbNow, PassClock, db_now_plus
 from .leases import Lease
 from .locks import get_lock
 from .models import JobRun, JobState
@@ -81,10 +81,12 @@ def usable_definitions(names=None) -> list:
 def sync_states(definitions, now: datetime) -> dict:
     """
     Return {name: JobState}, creating the rows of jobs seen for the first time
-    and moving next_run_at when a job's schedule changed in code.
+    and moving next_run_at when a job's schedule changed in code. Each state
+    also carries ``db_now``, the database's clock as it read the row.
     """
     names = [d.name for d in definitions]
-    states = {s.name: s for s in _states().filter(name__in=names)}
+    stamped = _states().annotate(db_now=DbNow())
+    states = {s.name: s for s in stamped.filter(name__in=names)}
     missing = [
         JobState(
             name=d.name,
@@ -97,7 +99,7 @@ def sync_states(definitions, now: datetime) -> dict:
     if missing:
         # Another process may create the same rows at the same moment.
         _states().bulk_create(missing, ignore_conflicts=True)
-        states.update((s.name, s) for s in _states().filter(name__in=[m.name for m in missing]))
+        states.update((s.name, s) for s in stamped.filter(name__in=[m.name for m in missing]))
     for definition in definitions:
         state = states.get(definition.name)
         key = definition.schedule.key
@@ -155,15 +157,15 @@ def plan(definition, seen: datetime, now: datetime):
     return seen, resumed
 
 
-def claim(definition, state, token: str, force: bool):
+def claim(definition, state, token: str, force: bool, clock: PassClock):
     """Claim the job's due slot (or, forced, the present moment); return the slot or None."""
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow())
     lease = {"lease_owner": token, "lease_until": db_now_plus(definition.lease)}
     if force:
-        slot = timezone.now()
+        slot = clock.now()
         claimed = _states().filter(free, pk=state.pk).update(**lease)
         return slot if claimed else None
-    slot, following = plan(definition, state.next_run_at, timezone.now())
+    slot, following = plan(definition, state.next_run_at, clock.now())
     if slot is None:
         lease = {}
     claimed = (
@@ -193,7 +195,7 @@ def execute(definition, run: JobRun) -> JobRun:
         run.status = JobRun.Status.OK
     finally:
         run.duration = time.monotonic() - started
-        run.finished_at = timezone.now()
+        run.finished_at = run.started_at + timedelta(seconds=run.duration)
         tidy_connections()
     if run.status == JobRun.Status.OK:
         for receiver, error in cron_done.send_robust(
@@ -204,8 +206,9 @@ def execute(definition, run: JobRun) -> JobRun:
     return run
 
 
-def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
+def run_one(definition, state: JobState, force: bool = False, clock=None) -> JobRun | None:
     """Claim and run one job's due slot; return the run, or None if not claimed."""
+    clock = clock or PassClock(timezone.now())
     lease = Lease(get_lock(), f"job:{definition.name}", definition.lease)
     if lease.acquire() is None:
         return None
@@ -213,13 +216,13 @@ def run_one(definition, state: JobState, force: bool = False) -> JobRun | None:
     mine = _states().filter(pk=state.pk, lease_owner=token)
     lease.on_beat = lambda: mine.update(lease_until=db_now_plus(definition.lease))
     try:
-        slot = claim(definition, state, token, force)
+        slot = claim(definition, state, token, force, clock)
         if slot is None:
             return None
         run = _runs().create(
             job=state,
             scheduled_for=slot,
-            started_at=timezone.now(),
+            started_at=clock.now(),
             status=JobRun.Status.RUNNING,
             owner=token,
             forced=force,
@@ -258,17 +261,19 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     now = timezone.now()
     definitions = usable_definitions(names)
     states = sync_states(definitions, now)
-    sweep_lost(now)
+    # Due or not is the database's call, so servers with skewed clocks agree.
+    clock = PassClock(next(iter(states.values())).db_now if states else now)
+    sweep_lost(clock.now())
     due = [
         definition
         for definition in sorted(definitions, key=lambda d: states[d.name].next_run_at)
-        if force or _is_due(definition, states[definition.name], now)
+        if force or _is_due(definition, states[definition.name], clock.now())
     ]
     for definition in due:
         if should_stop is not None and should_stop():
             result.stopped = True
             break
-        run = run_one(definition, states[definition.name], force=force)
+        run = run_one(definition, states[definition.name], force=force, clock=clock)
         if run is not None:
             result.runs.append(run)
     if result.runs:
