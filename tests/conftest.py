@@ -100,3 +100,28 @@ def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def _lock_param(name):
+    missing = django_settings.MISSING_SERVICES.get("redis") if name == "redis" else None
+    return pytest.param(name, marks=[pytest.mark.skip(reason=missing)] if missing else [], id=name)
+
+
+# Runs a test with the default DatabaseLock and with RedisLock.
+on_each_lock = pytest.mark.parametrize("lock", [_lock_param(n) for n in ("database", "redis")])
+
+
+@pytest.fixture
+def lock_env(lock, settings):
+    """Use the lock backend the test is parametrized with; return a subprocess's env for it."""
+    if lock == "database":
+        return {}
+    from django_redis import get_redis_connection
+
+    get_redis_connection("redis").flushdb()
+    settings.DJANGO_CRON = {
+        **settings.DJANGO_CRON,
+        "LOCK_BACKEND": "django_cron.locks.redis.RedisLock",
+        "LOCK_OPTIONS": {"alias": "redis"},
+    }
+    return {"DJANGO_CRON_TEST_LOCK": "redis"}

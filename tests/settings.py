@@ -125,6 +125,11 @@ if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 
+# Subprocesses may lock through Redis instead of the database.
+if os.environ.get("DJANGO_CRON_TEST_LOCK") == "redis":
+    DJANGO_CRON["LOCK_BACKEND"] = "django_cron.locks.redis.RedisLock"
+    DJANGO_CRON["LOCK_OPTIONS"] = {"alias": "redis"}
+
 # Job state behind a TCP proxy that a test can cut, to take the database away.
 if os.environ.get("DJANGO_CRON_TEST_PROXY_PORT"):
     DATABASES["proxied"] = {

@@ -1,8 +1,10 @@
 """Tests that start real OS processes: races for one slot, a killed run, worker shutdown."""
 
+import os
 import signal
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -10,7 +12,7 @@ from django.utils import timezone
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
 from django_cron.schedules import Interval
-from tests.conftest import on_each_database, start, wait_for
+from tests.conftest import on_each_database, on_each_lock, start, wait_for
 from tests.effects import record
 
 pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
@@ -35,12 +37,18 @@ def finish(process, timeout=60):
 
 
 @pytest.mark.races
-def test_four_processes_run_each_due_slot_exactly_once(alias, tmp_path):
+@on_each_lock
+def test_four_processes_run_each_due_slot_exactly_once(alias, tmp_path, lock_env):
     effects = tmp_path / "effects.log"
     effects.touch()
     due_states(alias, RACE_JOBS)
     processes = [
-        start(["race", str(tmp_path), str(ROUNDS)], alias, DJANGO_CRON_TEST_EFFECTS=effects)
+        start(
+            ["race", str(tmp_path), str(ROUNDS)],
+            alias,
+            DJANGO_CRON_TEST_EFFECTS=effects,
+            **lock_env,
+        )
         for _ in range(PROCESSES)
     ]
     for number in range(ROUNDS):
@@ -68,11 +76,12 @@ def test_four_processes_run_each_due_slot_exactly_once(alias, tmp_path):
     assert set(runs.values_list("status", flat=True)) == {"ok"}
 
 
+@on_each_lock
 def test_a_killed_run_is_recorded_lost_after_its_lease_and_the_next_slot_runs(
-    alias, tmp_path, registry
+    alias, tmp_path, registry, lock_env
 ):
     started = tmp_path / "started"
-    process = start(["hang", str(started)], alias)
+    process = start(["hang", str(started)], alias, **lock_env)
     wait_for(started.exists, timeout=60, message="the job to start")
     process.kill()  # SIGKILL: no cleanup, the lease is all that is left
     process.wait(timeout=30)
@@ -121,3 +130,42 @@ def test_an_idle_worker_stops_at_once_on_sigint(alias, tmp_path):
     process.send_signal(signal.SIGINT)
     finish(process, timeout=10)
     assert not (tmp_path / "started").exists()
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.mark.skipif(
+    not Path(FAKETIME).exists() and not os.environ.get("DJANGO_CRON_TEST_SERVICES"),
+    reason="libfaketime is not installed (apt-get install faketime)",
+)
+def test_runners_with_skewed_clocks_never_run_a_slot_twice(alias, tmp_path):
+    if alias == "default":
+        pytest.skip("SQLite has no server clock: its processes share one machine's clock")
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    runners = [
+        start(
+            ["loop", str(tmp_path), "1"],
+            alias,
+            DJANGO_CRON_TEST_EFFECTS=effects,
+            # A real clock skew: libfaketime shifts what the process's clock reads.
+            **({"LD_PRELOAD": FAKETIME, "FAKETIME": skew} if skew else {}),
+        )
+        for skew in ("+4s", "-4s", None)
+    ]
+    wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == 3, timeout=120, message="runners")
+    first = timezone.now() + timedelta(seconds=0.5)
+    JobState.objects.using(alias).filter(name="loop.job").update(next_run_at=first)
+    runs = JobRun.objects.using(alias).filter(job__name="loop.job")
+    wait_for(lambda: runs.count() >= 6, timeout=60, message="six runs")
+    (tmp_path / "stop").touch()
+    for runner in runners:
+        finish(runner)
+    assert runs.count() == len(effects.read_text().splitlines())
+    # A runner may have run the first slot of its own before the test set this one.
+    slots = sorted(runs.filter(scheduled_for__gte=first).values_list("scheduled_for", flat=True))
+    assert len(set(slots)) == len(slots) >= 5
+    # The slots keep their one-second phase: no runner ran ahead of the database
+    # or skipped slots it wrongly thought were missed.
+    assert {b - a for a, b in zip(slots, slots[1:], strict=False)} == {timedelta(seconds=1)}

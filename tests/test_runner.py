@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from django_cron import Job
-from django_cron.models import JobRun, JobState
 from django_cron.locks import get_lock
+from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due, sweep_lost
 from django_cron.signals import cron_done
 from tests.conftest import on_each_database, wait_for
@@ -299,6 +299,4 @@ def test_min_lease_holds_the_lock_after_a_short_job(alias, registry, settings):
     lock = get_lock()
     assert lock.acquire("job:quick", timedelta(seconds=5)) is None
     assert run_due(["quick"], force=True).runs == []
-    wait_for(
-        lambda: lock.acquire("job:quick", timedelta(seconds=5)), timeout=10, message="expiry"
-    )
+    wait_for(lambda: lock.acquire("job:quick", timedelta(seconds=5)), timeout=10, message="expiry")
