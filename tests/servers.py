@@ -90,18 +90,24 @@ def _answers(port):
         return False
 
 
-def traffic(port, seconds, concurrency=8, path="/"):
-    """Send requests from ``concurrency`` threads for ``seconds``; return the statuses."""
+def traffic(ports, seconds, concurrency=8, path="/"):
+    """Send requests from ``concurrency`` threads for ``seconds``; return the statuses.
+
+    ``ports`` is one port or a list, which the threads share out.
+    """
+    ports = ports if isinstance(ports, list) else [ports]
     statuses, deadline = [], time.monotonic() + seconds
 
-    def client():
+    def client(port):
         while time.monotonic() < deadline:
             try:
                 statuses.append(get(port, path)[0])
             except OSError as exc:
                 statuses.append(repr(exc))
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=client, args=(ports[i % len(ports)],)) for i in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -163,3 +169,44 @@ class Proxy:
     def close(self):
         self.cut()
         self.listener.close()
+
+
+class RedisServer:
+    """A private redis-server on a free port, to stop and start during a test."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _listens(self.port), timeout=30, message="redis-server")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _listens(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

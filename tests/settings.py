@@ -49,7 +49,10 @@ def _answers(host, port):
 
 
 def _database(engine, name, **extra):
-    entry = {"ENGINE": engine, "NAME": name, "TEST": {"NAME": f"test_{name}"}, **extra}
+    # No DEPENDENCIES: each test database stands alone, so a run that needs only
+    # one of them (pytest -k postgresql) can create it.
+    test = {"NAME": f"test_{name}", "DEPENDENCIES": []}
+    entry = {"ENGINE": engine, "NAME": name, "TEST": test, **extra}
     if USE_TEST_DBS:
         entry["NAME"] = entry["TEST"]["NAME"]
     return entry
@@ -127,6 +130,7 @@ if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
 
 # Subprocesses may lock through Redis instead of the database.
 if os.environ.get("DJANGO_CRON_TEST_LOCK") == "redis":
+    CACHES["redis"] = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
     DJANGO_CRON["LOCK_BACKEND"] = "django_cron.locks.redis.RedisLock"
     DJANGO_CRON["LOCK_OPTIONS"] = {"alias": "redis"}
 

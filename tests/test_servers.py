@@ -5,13 +5,14 @@ tests/serverapp from the middleware.
 """
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
 
 from django_cron.models import JobRun
 from tests.conftest import on_each_database
-from tests.servers import Proxy, server, traffic
+from tests.servers import Proxy, RedisServer, server, traffic
 
 KINDS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn"]
 
@@ -72,5 +73,74 @@ def test_a_database_outage_during_traffic_leaves_every_response_200(tmp_path, se
     assert ran_during <= 1  # at most a run claimed just before the cut
     assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
     # A warning per failed check, at most one per worker and polling interval.
+    warnings = log.read_text().count("The due check failed")
+    assert 1 <= warnings <= 3 * 4 + 3
+
+
+needs_postgresql_and_redis = pytest.mark.skipif(
+    bool({"postgresql", "redis"} & set(django_settings.MISSING_SERVICES)),
+    reason="needs PostgreSQL and Redis",
+)
+REDIS_LOCK = {"DJANGO_CRON_TEST_LOCK": "redis"}
+
+
+@needs_postgresql_and_redis
+@pytest.mark.django_db(transaction=True, databases=["postgresql"])
+def test_two_servers_sharing_postgresql_and_redis_run_each_slot_once_and_miss_none(
+    tmp_path, settings
+):
+    settings.DJANGO_CRON = {"DATABASE": "postgresql"}
+    from django_redis import get_redis_connection
+
+    get_redis_connection("redis").flushdb()
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    env = {"DJANGO_CRON_TEST_EFFECTS": effects, **REDIS_LOCK}
+    with (
+        server("gunicorn-sync", "postgresql", tmp_path / "one.log", **env) as one,
+        server("gunicorn-gthread", "postgresql", tmp_path / "two.log", **env) as two,
+    ):
+        statuses = traffic([one, two], seconds=10)
+    assert Counter(statuses) == {200: len(statuses)}
+    runs = JobRun.objects.using("postgresql").filter(job__name="server.tick")
+    slots = sorted(runs.values_list("scheduled_for", flat=True))
+    owners = {owner.split(":")[1] for owner in runs.values_list("owner", flat=True)}
+    assert len(slots) >= 3
+    assert len(set(slots)) == len(slots) == len(ticks(effects))
+    # Every two seconds, with no slot missed between the first run and the last.
+    assert {b - a for a, b in zip(slots, slots[1:], strict=False)} == {timedelta(seconds=2)}
+    assert len(owners) >= 1
+
+
+@needs_postgresql_and_redis
+@pytest.mark.django_db(transaction=True, databases=["postgresql"])
+def test_a_redis_outage_during_traffic_leaves_every_response_200(tmp_path, settings):
+    settings.DJANGO_CRON = {"DATABASE": "postgresql"}
+    redis = RedisServer()
+    redis.start()
+    effects, log = tmp_path / "effects.log", tmp_path / "server.log"
+    effects.touch()
+    env = {
+        "DJANGO_CRON_TEST_EFFECTS": effects,
+        "DJANGO_CRON_TEST_REDIS_URL": redis.url,
+        **REDIS_LOCK,
+    }
+    try:
+        with server("gunicorn-sync", "postgresql", log, **env) as port:
+            before = traffic(port, seconds=5)
+            ran_before = len(ticks(effects))
+            redis.stop()
+            during = traffic(port, seconds=4)
+            ran_during = len(ticks(effects)) - ran_before
+            redis.start()
+            after = traffic(port, seconds=10)
+    finally:
+        if redis.process.poll() is None:
+            redis.stop()
+    statuses = Counter(before + during + after)
+    assert statuses == {200: statuses.total()}
+    assert ran_before >= 1, log.read_text()
+    assert ran_during <= 1
+    assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
     warnings = log.read_text().count("The due check failed")
     assert 1 <= warnings <= 3 * 4 + 3
