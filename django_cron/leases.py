@@ -4,8 +4,8 @@ A running job's lease: how long its claim lasts, kept alive while it runs.
 A lease ends a dead run on its own (lock-at-most-for). While the job runs, a
 heartbeat thread extends it, so a job may run longer than its lease as long as
 its process lives. When the job ends early, the lock is held on until
-MIN_LEASE has passed since the claim (lock-at-least-for), which absorbs small
-clock differences between servers.
+MIN_LEASE has passed since the claim (lock-at-least-for), so that no trigger
+starts the job again within that time.
 """
 
 import logging
