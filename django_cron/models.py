@@ -25,6 +25,12 @@ class JobState(models.Model):
     last_status = models.CharField(_("last status"), max_length=16, blank=True)
     last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    # Whether ADMINS were mailed about the current run of failures.
+    alerted = models.BooleanField(_("alert sent"), default=False)
+    # A failed slot waiting for its retry: which slot, and which attempt comes next.
+    retry_slot = models.DateTimeField(_("retrying slot"), null=True, blank=True)
+    retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)
 
     class Meta:
         ordering = ["name"]
@@ -42,6 +48,7 @@ class JobRun(models.Model):
         RUNNING = "running", _("running")
         OK = "ok", _("ok")
         FAILED = "failed", _("failed")
+        TIMED_OUT = "timeout", _("timed out")
         LOST = "lost", _("lost")
 
     job = models.ForeignKey(JobState, on_delete=models.CASCADE, related_name="runs")
@@ -52,8 +59,10 @@ class JobRun(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     owner = models.CharField(_("owner"), max_length=100, blank=True)
     forced = models.BooleanField(_("forced"), default=False)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     error = models.TextField(_("error"), blank=True)
     traceback = models.TextField(_("traceback"), blank=True)
+    output = models.TextField(_("output"), blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

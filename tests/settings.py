@@ -37,7 +37,11 @@ MYSQL_HOST = os.environ.get("DJANGO_CRON_TEST_MYSQL_HOST", "127.0.0.1")
 REDIS_URL = os.environ.get("DJANGO_CRON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("DJANGO_CRON_TEST_SERVICES") == "require"
 USE_TEST_DBS = os.environ.get("DJANGO_CRON_TEST_USE_TEST_DBS") == "1"
-SQLITE_PATH = os.path.join(tempfile.gettempdir(), f"django_cron_tests_{os.getuid()}.sqlite3")
+# Two checkouts may run their suites side by side with different suffixes.
+SUFFIX = os.environ.get("DJANGO_CRON_TEST_DB_SUFFIX", "")
+SQLITE_PATH = os.path.join(
+    tempfile.gettempdir(), f"django_cron_tests_{os.getuid()}{SUFFIX}.sqlite3"
+)
 
 
 def _answers(host, port):
@@ -51,7 +55,7 @@ def _answers(host, port):
 def _database(engine, name, **extra):
     # No DEPENDENCIES: each test database stands alone, so a run that needs only
     # one of them (pytest -k postgresql) can create it.
-    test = {"NAME": f"test_{name}", "DEPENDENCIES": []}
+    test = {"NAME": f"test_{name}{SUFFIX}", "DEPENDENCIES": []}
     entry = {"ENGINE": engine, "NAME": name, "TEST": test, **extra}
     if USE_TEST_DBS:
         entry["NAME"] = entry["TEST"]["NAME"]
