@@ -38,6 +38,15 @@ DEFAULTS = {
     # The secret in cron/ping/<key>/ and for job details in cron/status/.
     # Empty turns the ping endpoint off.
     "PING_KEY": "",
+    # Mail ADMINS after this many failures in a row of one job (and once when
+    # it recovers); None never mails. Jobs override it with alert_after.
+    "ALERT_AFTER": 3,
+    # Seconds before a failed run's first retry (jobs that set retries).
+    "RETRY_DELAY": 60,
+    # Seconds an outbound ping (start, success, fail URLs) may take.
+    "PING_TIMEOUT": 5,
+    # Characters of a run's stdout and stderr kept in its history.
+    "OUTPUT_LIMIT": 65536,
     # Days of run history to keep (None keeps everything), and rows deleted per batch.
     "HISTORY_DAYS": 30,
     "PRUNE_BATCH_SIZE": 1000,

@@ -15,7 +15,7 @@ FAILING = "failing"
 PAUSED = "paused"
 NEW = "new"
 
-BAD_STATUSES = (JobRun.Status.FAILED, JobRun.Status.LOST)
+BAD_STATUSES = (JobRun.Status.FAILED, JobRun.Status.TIMED_OUT, JobRun.Status.LOST)
 
 
 def health(definition, state, now: datetime) -> str:

@@ -8,13 +8,29 @@ function: a stable name, a schedule and a way to call it.
 """
 
 import inspect
+import sys
 from datetime import timedelta
 from functools import cached_property
 
 from . import conf
 from .schedules import Cron, Interval, Schedule
 
-OPTIONS = ("schedule", "every", "name", "timezone", "lease", "enabled", "missed")
+OPTIONS = (
+    "schedule",
+    "every",
+    "name",
+    "timezone",
+    "lease",
+    "enabled",
+    "missed",
+    "time_limit",
+    "retries",
+    "retry_delay",
+    "max_running",
+    "jitter",
+    "alert_after",
+    "pings",
+)
 MISSED_POLICIES = ("coalesce", "skip", "catch_up")
 
 
@@ -28,6 +44,15 @@ class Job:
 
     # A Job that sets neither run_every nor schedule runs daily, as in 2009.
     run_every = 86400
+
+    @property
+    def stdout(self):
+        """Where ``self.stdout.write()`` goes: into the run's captured output."""
+        return sys.stdout
+
+    @property
+    def stderr(self):
+        return sys.stderr
 
     def run(self, *args, **kwargs):
         """Run the job. The 2009 API lets subclasses override this instead of job()."""
@@ -123,6 +148,38 @@ class JobDefinition:
     @property
     def missed(self) -> str:
         return self._option("missed") or conf.get("MISSED")
+
+    @property
+    def time_limit(self) -> float | None:
+        """Seconds after which a run is recorded as timed out and abandoned."""
+        return self._option("time_limit")
+
+    @property
+    def retries(self) -> int:
+        return int(self._option("retries") or 0)
+
+    @property
+    def retry_delay(self) -> float:
+        """Seconds before the first retry; each further retry waits twice as long."""
+        delay = self._option("retry_delay")
+        return conf.get("RETRY_DELAY") if delay is None else delay
+
+    @property
+    def max_running(self) -> int:
+        return int(self._option("max_running") or 1)
+
+    @property
+    def jitter(self) -> float:
+        return float(self._option("jitter") or 0)
+
+    @property
+    def alert_after(self) -> int | None:
+        value = self._option("alert_after")
+        return conf.get("ALERT_AFTER") if value is None else value
+
+    @property
+    def pings(self) -> dict:
+        return self._option("pings") or {}
 
     # Running ---------------------------------------------------------------
 

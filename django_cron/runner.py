@@ -12,8 +12,6 @@ its own next slot, whatever the backend.
 """
 
 import logging
-import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,12 +20,13 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from . import conf
+from .alerts import record_outcome
 from .clock import DbNow, PassClock, db_now_plus
+from .execution import execute
 from .leases import Lease
 from .locks import get_lock
 from .models import JobRun, JobState
 from .registry import cronScheduler
-from .signals import cron_done
 
 logger = logging.getLogger("django_cron")
 
@@ -158,67 +157,74 @@ def plan(definition, seen: datetime, now: datetime):
 
 
 def claim(definition, state, token: str, force: bool, clock: PassClock):
-    """Claim the job's due slot (or, forced, the present moment); return the slot or None."""
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow())
+    """
+    Claim the job's due slot, a due retry, or (forced) the present moment.
+
+    Return ``(slot, attempt)``, or None if another claimer won or nothing runs.
+    """
     lease = {"lease_owner": token, "lease_until": db_now_plus(definition.lease)}
+    # A job allowed several concurrent runs counts them with its lock slots.
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow())
+    if definition.max_running > 1:
+        free = Q()
     if force:
         slot = clock.now()
         claimed = _states().filter(free, pk=state.pk).update(**lease)
-        return slot if claimed else None
-    slot, following = plan(definition, state.next_run_at, clock.now())
+        return (slot, 1) if claimed else None
+    if state.retry_slot is not None:
+        slot, attempt = state.retry_slot, state.retry_attempt
+        following = plan(definition, state.retry_slot, clock.now())[1]
+    else:
+        (slot, following), attempt = plan(definition, state.next_run_at, clock.now()), 1
     if slot is None:
         lease = {}
     claimed = (
         _states()
         .filter(free, pk=state.pk, enabled=True, next_run_at=state.next_run_at)
         .filter(next_run_at__lte=DbNow())
-        .update(next_run_at=following, **lease)
+        .update(next_run_at=following, retry_slot=None, retry_attempt=0, **lease)
     )
     if claimed and slot is None:
         logger.info("Job %s skipped missed slots up to %s", definition.name, following)
-    return slot if claimed else None
+    return (slot, attempt) if claimed and slot is not None else None
 
 
-def execute(definition, run: JobRun) -> JobRun:
-    """Call the job and record its outcome on ``run``; never raise an Exception."""
-    tidy_connections()
-    started = time.monotonic()
-    try:
-        instance = definition.instantiate()
-        definition.call(instance)
-    except Exception as exc:
-        run.status = JobRun.Status.FAILED
-        run.error = f"{type(exc).__name__}: {exc}"[:2000]
-        run.traceback = traceback.format_exc()
-        logger.exception("Job %s failed", definition.name)
-    else:
-        run.status = JobRun.Status.OK
-    finally:
-        run.duration = time.monotonic() - started
-        run.finished_at = run.started_at + timedelta(seconds=run.duration)
-        tidy_connections()
-    if run.status == JobRun.Status.OK:
-        for receiver, error in cron_done.send_robust(
-            sender=instance, name=definition.name, run=run
-        ):
-            if isinstance(error, Exception):
-                logger.error("cron_done receiver %r failed: %r", receiver, error)
-    return run
+def take_lease(definition) -> Lease | None:
+    """Take one of the job's max_running lock slots; return the lease or None."""
+    for index in range(definition.max_running):
+        key = f"job:{definition.name}" + (f"#{index + 1}" if index else "")
+        lease = Lease(get_lock(), key, definition.lease)
+        if lease.acquire() is not None:
+            return lease
+    return None
+
+
+def schedule_retry(definition, state, run, clock) -> None:
+    """After a failed attempt with retries left, bring the job back sooner, on the same slot."""
+    if run.forced or run.attempt > definition.retries:
+        return
+    delay = definition.retry_delay * 2 ** (run.attempt - 1)
+    retry_at = clock.now() + timedelta(seconds=delay)
+    # Only before the next regular slot: from there, that slot is the next try.
+    _states().filter(pk=state.pk, next_run_at__gt=retry_at).update(
+        next_run_at=retry_at, retry_slot=run.scheduled_for, retry_attempt=run.attempt + 1
+    )
 
 
 def run_one(definition, state: JobState, force: bool = False, clock=None) -> JobRun | None:
     """Claim and run one job's due slot; return the run, or None if not claimed."""
     clock = clock or PassClock(timezone.now())
-    lease = Lease(get_lock(), f"job:{definition.name}", definition.lease)
-    if lease.acquire() is None:
+    lease = take_lease(definition)
+    if lease is None:
         return None
     token = lease.token
     mine = _states().filter(pk=state.pk, lease_owner=token)
     lease.on_beat = lambda: mine.update(lease_until=db_now_plus(definition.lease))
     try:
-        slot = claim(definition, state, token, force, clock)
-        if slot is None:
+        claimed = claim(definition, state, token, force, clock)
+        if claimed is None:
             return None
+        slot, attempt = claimed
         run = _runs().create(
             job=state,
             scheduled_for=slot,
@@ -226,16 +232,18 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
             status=JobRun.Status.RUNNING,
             owner=token,
             forced=force,
+            attempt=attempt,
         )
         mine.update(current_run=run)
         with lease.heartbeat():
-            execute(definition, run)
+            execute(definition, run, tidy=tidy_connections)
         _runs().filter(pk=run.pk).update(
             status=run.status,
             finished_at=run.finished_at,
             duration=run.duration,
             error=run.error,
             traceback=run.traceback,
+            output=run.output,
         )
         _states().filter(pk=state.pk).update(
             last_run_at=run.started_at,
@@ -244,6 +252,9 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
             last_error=run.error,
         )
         mine.update(lease_owner="", lease_until=None, current_run=None)
+        record_outcome(definition, state.pk, run, conf.database())
+        if run.status != JobRun.Status.OK:
+            schedule_retry(definition, state, run, clock)
         return run
     finally:
         lease.release()

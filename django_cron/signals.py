@@ -3,3 +3,10 @@ from django.dispatch import Signal
 # Sent after each successful run, as in 2009. ``sender`` is the job instance
 # (the function, for function jobs); keyword arguments: ``name`` and ``run``.
 cron_done = Signal()
+
+# Sent by the runner around each run. ``sender`` is the job instance (the
+# function, for function jobs); keyword arguments: ``name`` and ``run``, and
+# ``exception`` for job_failed (None when the run timed out).
+job_started = Signal()
+job_succeeded = Signal()
+job_failed = Signal()

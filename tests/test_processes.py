@@ -4,6 +4,7 @@ import os
 import signal
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -168,4 +169,4 @@ def test_runners_with_skewed_clocks_never_run_a_slot_twice(alias, tmp_path):
     assert len(set(slots)) == len(slots) >= 5
     # The slots keep their one-second phase: no runner ran ahead of the database
     # or skipped slots it wrongly thought were missed.
-    assert {b - a for a, b in zip(slots, slots[1:], strict=False)} == {timedelta(seconds=1)}
+    assert {b - a for a, b in pairwise(slots)} == {timedelta(seconds=1)}

@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,7 +134,7 @@ def test_wildcard_job_runs_in_both_passes_of_the_repeated_hour():
         "10-25 02:30+0100",
         "10-25 03:00+0100",
     ]
-    gaps = {b - a for a, b in zip(runs, runs[1:], strict=False)}
+    gaps = {b - a for a, b in pairwise(runs)}
     assert gaps == {timedelta(minutes=30)}
 
 

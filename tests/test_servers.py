@@ -6,6 +6,7 @@ tests/serverapp from the middleware.
 
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.conf import settings as django_settings
@@ -108,7 +109,7 @@ def test_two_servers_sharing_postgresql_and_redis_run_each_slot_once_and_miss_no
     assert len(slots) >= 3
     assert len(set(slots)) == len(slots) == len(ticks(effects))
     # Every two seconds, with no slot missed between the first run and the last.
-    assert {b - a for a, b in zip(slots, slots[1:], strict=False)} == {timedelta(seconds=2)}
+    assert {b - a for a, b in pairwise(slots)} == {timedelta(seconds=2)}
     assert len(owners) >= 1
 
 
