@@ -23,13 +23,36 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "tests.urls"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django_cron",
     "tests.legacy2008",
     "tests.legacy2009",
     "tests.modern",
     *filter(None, os.environ.get("DJANGO_CRON_TEST_EXTRA_APPS", "").split(",")),
+]
+
+# What the admin needs (tests/test_admin.py). test_middleware.py sets its own MIDDLEWARE.
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
 ]
 
 PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")

@@ -3,6 +3,7 @@ import django_cron
 
 django_cron.autodiscover()
 
+from django.contrib import admin  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.urls import include, path  # noqa: E402
 
@@ -22,4 +23,5 @@ urlpatterns = [
     path("", hello),
     path("async/", hello_async),
     path("cron/", include("django_cron.urls")),
+    path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,392 @@
+"""
+The admin: jobs with their schedule and health, and the read-only run history.
+
+Rows are the runner's. The admin reads them from DJANGO_CRON["DATABASE"],
+edits nothing but ``enabled``, and never runs a job in the request: "Run now"
+hands the jobs to a background thread that claims them like any other run.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import conf
+from .health import FAILING, OK, OVERDUE, PAUSED, JobOverview, health
+from .models import JobRun, JobState
+from .registry import cronScheduler
+from .trigger import run_in_background
+
+NOT_REGISTERED = "not registered"
+RECENT_RUNS = 10
+
+HEALTH_CHOICES = [
+    (OK, _("ok")),
+    (OVERDUE, _("overdue")),
+    (FAILING, _("failing")),
+    (PAUSED, _("paused")),
+    (NOT_REGISTERED, _("not registered")),
+]
+STATUS_LABELS = dict(JobRun.Status.choices)
+
+
+def job_overview(state: JobState, now=None) -> JobOverview | None:
+    """Return the JobOverview of a state row, or None if no job of its name is registered."""
+    if state.name not in cronScheduler:
+        return None
+    definition = cronScheduler.get(state.name)
+    return JobOverview(definition, state, health(definition, state, now or timezone.now()))
+
+
+def job_health(state: JobState, now=None) -> str:
+    overview = job_overview(state, now)
+    return NOT_REGISTERED if overview is None else overview.health
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def when(value) -> str:
+    """Format a datetime as the admin formats one in a list, "-" for None."""
+    return display_for_value(value, "-")
+
+
+def seconds(value):
+    if value is None:
+        return None
+    return "< 0.01 s" if value < 0.01 else f"{value:.2f} s"
+
+
+def pre(text: str):
+    """Return ``text`` escaped in a <pre> block that wraps long lines; None if empty."""
+    if not text:
+        return None
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+class CronModelAdmin(admin.ModelAdmin):
+    """Read from the database that holds django_cron's rows, as the runner does."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).using(conf.database())
+
+    def shown(self, value):
+        """Return ``value``, or the empty value display for None or ""."""
+        # The change form prints a method's None as "None", where the list prints "-".
+        return self.get_empty_value_display() if value in (None, "") else value
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """Filter jobs by health, computed in Python: there are few jobs."""
+
+    title = _("health")
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return HEALTH_CHOICES
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        now = timezone.now()
+        pks = [state.pk for state in queryset if job_health(state, now) == self.value()]
+        return queryset.filter(pk__in=pks)
+
+
+class LastStatusFilter(admin.SimpleListFilter):
+    """Filter jobs by the status of their last run; "never run" for jobs not run yet."""
+
+    title = _("last status")
+    parameter_name = "last_status"
+    NEVER = "never"
+
+    def lookups(self, request, model_admin):
+        return [*JobRun.Status.choices, (self.NEVER, _("never run"))]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(last_status="" if self.value() == self.NEVER else self.value())
+
+
+class JobFilter(admin.SimpleListFilter):
+    """
+    Filter runs by job name.
+
+    Unlike the related-field filter, this reads the names from the cron
+    database rather than from the default one.
+    """
+
+    title = _("job")
+    parameter_name = "job"
+
+    def lookups(self, request, model_admin):
+        names = JobState.objects.using(conf.database()).values_list("name", flat=True)
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(job__name=self.value())
+
+
+@admin.register(JobState)
+class JobStateAdmin(CronModelAdmin):
+    list_display = [
+        "name",
+        "schedule",
+        "time_zone",
+        "next_run_at",
+        "last_run",
+        "health_status",
+        "enabled",
+    ]
+    list_filter = [HealthFilter, LastStatusFilter, "enabled"]
+    search_fields = ["name"]
+    actions = ["run_now", "pause", "resume"]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled", "schedule", "time_zone", "health_status"]}),
+        (
+            _("Runs"),
+            {
+                "fields": [
+                    "next_run_at",
+                    "last_run_at",
+                    "last_status",
+                    "last_run_duration",
+                    "last_error",
+                    "consecutive_failures",
+                    "alerted",
+                    "retry_slot",
+                    "retry_attempt",
+                ]
+            },
+        ),
+        (_("History"), {"fields": ["recent_runs"]}),
+        (
+            _("Runner"),
+            {
+                "fields": ["schedule_key", "lease_owner", "lease_until", "current_run"],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Everything but ``enabled`` belongs to the runner.
+        fields = [f.name for f in JobState._meta.concrete_fields if f.name not in ("id", "enabled")]
+        computed = ["schedule", "time_zone", "health_status", "last_run_duration", "recent_runs"]
+        return [*fields, *computed]
+
+    def has_add_permission(self, request):
+        # The runner creates a job's row the first time it sees the job.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # The runner moves next_run_at and the lease while the form is open:
+        # saving the whole row would put back what it read.
+        obj.save(update_fields=form.changed_data)
+
+    @admin.display(description=_("schedule"))
+    def schedule(self, obj):
+        overview = job_overview(obj)
+        return _("not registered") if overview is None else overview.schedule
+
+    @admin.display(description=_("time zone"))
+    def time_zone(self, obj):
+        overview = job_overview(obj)
+        return self.shown(None if overview is None else overview.timezone)
+
+    @admin.display(description=_("last run"), ordering="last_run_at")
+    def last_run(self, obj):
+        if obj.last_run_at is None:
+            return self.get_empty_value_display()
+        return format_html("{} ({})", when(obj.last_run_at), status_label(obj.last_status))
+
+    @admin.display(description=_("last duration"))
+    def last_run_duration(self, obj):
+        return self.shown(seconds(obj.last_duration))
+
+    @admin.display(description=_("health"))
+    def health_status(self, obj):
+        value = job_health(obj)
+        label = dict(HEALTH_CHOICES).get(value, value)
+        if value == FAILING and obj.last_error:
+            return format_html('<span title="{}">{}</span>', obj.last_error, label)
+        return label
+
+    @admin.display(description=_("last runs"))
+    def recent_runs(self, obj):
+        runs = obj.runs.all()[:RECENT_RUNS]
+        if not runs:
+            return self.get_empty_value_display()
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    self._url("jobrun_change", run.pk),
+                    when(run.started_at),
+                    when(run.scheduled_for),
+                    seconds(run.duration),
+                    status_label(run.status),
+                    run.attempt,
+                    Truncator(run.error).chars(80),
+                )
+                for run in runs
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}?{}">{}</a></p>',
+            _("started"),
+            _("scheduled for"),
+            _("duration"),
+            _("status"),
+            _("attempt"),
+            _("error"),
+            rows,
+            self._url("jobrun_changelist"),
+            urlencode({JobFilter.parameter_name: obj.name}),
+            _("All runs of this job"),
+        )
+
+    def _url(self, name, *args):
+        return reverse(f"admin:django_cron_{name}", args=args, current_app=self.admin_site.name)
+
+    @admin.action(description=_("Run now"), permissions=["change"])
+    def run_now(self, request, queryset):
+        names = list(queryset.values_list("name", flat=True))
+        registered = [name for name in names if name in cronScheduler]
+        missing = [name for name in names if name not in cronScheduler]
+        if missing:
+            self.message_user(
+                request,
+                _("Not run, no job of this name is registered: %(names)s.")
+                % {"names": ", ".join(missing)},
+                messages.WARNING,
+            )
+        if not registered:
+            return
+        # A thread, so that a long job never holds up this response. It claims
+        # each slot like any run: a job running elsewhere is not run twice.
+        run_in_background(registered)
+        message = ngettext(
+            "Started %(count)d job in the background; see {}.",
+            "Started %(count)d jobs in the background; see {}.",
+            len(registered),
+        ) % {"count": len(registered)}
+        runs = format_html('<a href="{}">{}</a>', self._url("jobrun_changelist"), _("Runs"))
+        self.message_user(request, format_html(message, runs), messages.SUCCESS)
+
+    @admin.action(description=_("Pause"), permissions=["change"])
+    def pause(self, request, queryset):
+        count = queryset.update(enabled=False)
+        self.message_user(
+            request,
+            ngettext("Paused %(count)d job.", "Paused %(count)d jobs.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Resume"), permissions=["change"])
+    def resume(self, request, queryset):
+        count = queryset.update(enabled=True)
+        self.message_user(
+            request,
+            ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(JobRun)
+class JobRunAdmin(CronModelAdmin):
+    list_display = [
+        "job_name",
+        "scheduled_for",
+        "started_at",
+        "run_duration",
+        "status",
+        "attempt",
+        "forced",
+        "short_error",
+    ]
+    list_filter = [JobFilter, "status", "started_at"]
+    list_select_related = ["job"]
+    date_hierarchy = "started_at"
+    search_fields = ["job__name", "error"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "job",
+                    "status",
+                    "attempt",
+                    "forced",
+                    "scheduled_for",
+                    "started_at",
+                    "finished_at",
+                    "run_duration",
+                    "owner",
+                ]
+            },
+        ),
+        (_("Outcome"), {"fields": ["error", "traceback_block", "output_block"]}),
+    ]
+    readonly_fields = [
+        "job",
+        "status",
+        "attempt",
+        "forced",
+        "scheduled_for",
+        "started_at",
+        "finished_at",
+        "run_duration",
+        "owner",
+        "error",
+        "traceback_block",
+        "output_block",
+    ]
+
+    # The history is the runner's record: it can be viewed and deleted (for
+    # cleanup, and so that a gone job's row can go with its runs), not edited.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A running run's row is still the runner's to finish.
+        if obj is not None and obj.status == JobRun.Status.RUNNING:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("job"), ordering="job__name")
+    def job_name(self, obj):
+        return obj.job.name
+
+    @admin.display(description=_("duration"), ordering="duration")
+    def run_duration(self, obj):
+        return self.shown(seconds(obj.duration))
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj):
+        return self.shown(Truncator(obj.error).chars(80))
+
+    @admin.display(description=_("traceback"))
+    def traceback_block(self, obj):
+        return self.shown(pre(obj.traceback))
+
+    @admin.display(description=_("output"))
+    def output_block(self, obj):
+        return self.shown(pre(obj.output))

@@ -1,0 +1,351 @@
+"""The admin of jobs and runs, through Django's test client as a superuser."""
+
+import re
+import threading
+import time
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from django_cron import admin as cron_admin
+from django_cron.models import JobRun, JobState
+from django_cron.runner import run_due
+from tests.conftest import wait_for
+from tests.effects import CALLS, record
+
+JOBS = reverse("admin:django_cron_jobstate_changelist")
+RUNS = reverse("admin:django_cron_jobrun_changelist")
+
+
+def job_url(state):
+    return reverse("admin:django_cron_jobstate_change", args=[state.pk])
+
+
+def run_url(run, view="change"):
+    return reverse(f"admin:django_cron_jobrun_{view}", args=[run.pk])
+
+
+def listed(response):
+    """The names of the jobs (or the job names of the runs) on a changelist page."""
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    return [getattr(row, "job", row).name for row in rows]
+
+
+def messages_of(response):
+    return [(m.level_tag, str(m.message)) for m in get_messages(response.wsgi_request)]
+
+
+def act(client, action, *states, follow=True):
+    data = {"action": action, "_selected_action": [state.pk for state in states]}
+    return client.post(JOBS, data, follow=follow)
+
+
+def broken():
+    raise ValueError("disk full")
+
+
+@pytest.fixture
+def jobs(registry):
+    """An interval job that has not run yet and a cron job whose last run failed."""
+    registry.register(lambda: record("mail"), name="mail", every=300)
+    registry.register(broken, name="broken", schedule="30 2 * * 1-5", timezone="Europe/Berlin")
+    run_due()
+    run_due(["broken"], force=True)
+    return registry
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """The threads "Run now" starts, joined after the test so none outlives its data."""
+    threads = []
+
+    def run_in_background(names):
+        threads.append(real(names))
+        return threads[-1]
+
+    real = cron_admin.run_in_background
+    monkeypatch.setattr(cron_admin, "run_in_background", run_in_background)
+    yield threads
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def make_due(name):
+    past = timezone.now() - timedelta(seconds=1)
+    assert JobState.objects.filter(name=name).update(next_run_at=past) == 1
+
+
+def add_run(state, status=JobRun.Status.OK, started_at=None, **fields):
+    started_at = started_at or timezone.now()
+    return JobRun.objects.create(
+        job=state, scheduled_for=started_at, started_at=started_at, status=status, **fields
+    )
+
+
+# Jobs -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_job_list_shows_schedule_in_words_time_zone_and_health(jobs, admin_client):
+    response = admin_client.get(JOBS)
+    assert listed(response) == ["broken", "mail"]
+    content = response.content.decode()
+    assert "Every 5 minutes" in content
+    assert "At 02:30 AM, Monday through Friday" in content and "Europe/Berlin" in content
+    assert '<td class="field-health_status"><span title="ValueError: disk full">failing' in content
+    assert '<td class="field-health_status">ok</td>' in content
+    # An interval job's time zone makes no difference, so none is shown.
+    assert '<td class="field-time_zone">-</td>' in content
+    assert "(failed)</td>" in content  # the last run, with its status
+
+
+@pytest.mark.django_db
+def test_a_row_whose_job_is_gone_says_so(jobs, admin_client):
+    JobState.objects.create(name="gone")
+    response = admin_client.get(JOBS, {"health": "not registered"})
+    assert listed(response) == ["gone"]
+    assert response.content.decode().count("not registered</td>") == 2  # schedule, health
+
+
+@pytest.mark.django_db
+def test_jobs_are_searched_by_name(jobs, admin_client):
+    assert listed(admin_client.get(JOBS, {"q": "mai"})) == ["mail"]
+
+
+@pytest.mark.django_db
+def test_jobs_are_filtered_by_health(jobs, admin_client):
+    registry = jobs
+    registry.register(lambda: None, name="late", every=60)
+    registry.register(lambda: None, name="stopped", every=60)
+    run_due()
+    JobState.objects.filter(name="late").update(next_run_at=timezone.now() - timedelta(hours=1))
+    JobState.objects.filter(name="stopped").update(enabled=False)
+    assert listed(admin_client.get(JOBS, {"health": "failing"})) == ["broken"]
+    assert listed(admin_client.get(JOBS, {"health": "overdue"})) == ["late"]
+    assert listed(admin_client.get(JOBS, {"health": "paused"})) == ["stopped"]
+    assert listed(admin_client.get(JOBS, {"health": "ok"})) == ["mail"]
+
+
+@pytest.mark.django_db
+def test_jobs_are_filtered_by_last_status_and_enabled(jobs, admin_client):
+    assert listed(admin_client.get(JOBS, {"last_status": "failed"})) == ["broken"]
+    assert listed(admin_client.get(JOBS, {"last_status": "never"})) == ["mail"]
+    assert listed(admin_client.get(JOBS, {"last_status": "ok"})) == []
+    JobState.objects.filter(name="mail").update(enabled=False)
+    assert listed(admin_client.get(JOBS, {"enabled__exact": "1"})) == ["broken"]
+
+
+@pytest.mark.django_db
+def test_jobs_cannot_be_added_but_a_gone_jobs_row_can_be_deleted_with_its_runs(
+    registry, admin_client
+):
+    gone = JobState.objects.create(name="gone")
+    add_run(gone, JobRun.Status.FAILED)
+    assert admin_client.get(reverse("admin:django_cron_jobstate_add")).status_code == 403
+    delete = reverse("admin:django_cron_jobstate_delete", args=[gone.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not JobState.objects.exists() and not JobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_job_page_shows_the_last_ten_runs_and_edits_only_enabled(jobs, admin_client):
+    state = JobState.objects.get(name="mail")
+    start = timezone.now() - timedelta(hours=1)
+    for minutes in range(12):
+        add_run(state, started_at=start + timedelta(minutes=minutes))
+    response = admin_client.get(job_url(state))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert len(re.findall(r"/admin/django_cron/jobrun/\d+/change/", content)) == 10
+    assert f"{RUNS}?job=mail" in content
+    assert '<div class="readonly">None</div>' not in content  # an interval job's time zone
+    assert list(response.context["adminform"].form.fields) == ["enabled"]
+
+
+@pytest.mark.django_db
+def test_saving_the_job_page_writes_only_enabled(jobs, admin_client, monkeypatch):
+    state = JobState.objects.get(name="mail")
+    moved = state.next_run_at + timedelta(minutes=5)
+    get_object = cron_admin.JobStateAdmin.get_object
+
+    def stale_object(self, request, object_id, from_field=None):
+        # The runner claims a slot between the admin's read and its write.
+        obj = get_object(self, request, object_id, from_field)
+        JobState.objects.filter(pk=obj.pk).update(next_run_at=moved)
+        return obj
+
+    monkeypatch.setattr(cron_admin.JobStateAdmin, "get_object", stale_object)
+    response = admin_client.post(job_url(state), {})  # the checkbox unticked
+    assert response.status_code == 302
+    state.refresh_from_db()
+    assert not state.enabled and state.next_run_at == moved
+
+
+# Actions ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_now_answers_before_the_job_ends_and_records_a_forced_run(
+    registry, admin_client, started
+):
+    finished = threading.Event()
+
+    def slow():
+        time.sleep(1)
+        finished.set()
+
+    registry.register(slow, name="slow", every=3600)
+    run_due()  # creates the state; not due for an hour
+    state = JobState.objects.get(name="slow")
+    response = act(admin_client, "run_now", state, follow=False)
+    assert not finished.is_set()
+    assert response.status_code == 302 and len(started) == 1
+    run = wait_for(
+        lambda: JobRun.objects.filter(job=state).exclude(status=JobRun.Status.RUNNING).first(),
+        message="the run of slow",
+    )
+    assert finished.is_set()
+    assert run.status == JobRun.Status.OK and run.forced
+    level, message = messages_of(admin_client.get(response.url))[0]
+    assert level == "success" and message.startswith("Started 1 job in the background; see ")
+
+
+@pytest.mark.django_db
+def test_run_now_warns_about_jobs_that_are_not_registered(registry, admin_client, started):
+    gone = JobState.objects.create(name="gone")
+    response = act(admin_client, "run_now", gone)
+    assert messages_of(response) == [
+        ("warning", "Not run, no job of this name is registered: gone.")
+    ]
+    assert started == [] and not JobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pause_and_resume_toggle_enabled_and_a_paused_job_does_not_run(jobs, admin_client):
+    mail = JobState.objects.get(name="mail")
+    response = act(admin_client, "pause", mail)
+    assert messages_of(response) == [("success", "Paused 1 job.")]
+    mail.refresh_from_db()
+    assert not mail.enabled
+    make_due("mail")
+    assert run_due().runs == [] and CALLS == []
+
+    response = act(admin_client, "resume", mail)
+    assert messages_of(response) == [("success", "Resumed 1 job.")]
+    mail.refresh_from_db()
+    assert mail.enabled
+    assert [run.job.name for run in run_due().runs] == ["mail"]
+    assert CALLS == [("mail", (), {})]
+
+
+# Runs -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runs(registry):
+    """Three finished runs of two jobs, on two days."""
+    mail, sync = JobState.objects.create(name="mail"), JobState.objects.create(name="sync")
+    day = datetime(2026, 1, 10, 12, tzinfo=dt_timezone.utc)
+    add_run(mail, JobRun.Status.OK, started_at=day, duration=0.5)
+    add_run(mail, JobRun.Status.FAILED, started_at=day + timedelta(days=1), error="Boom")
+    add_run(sync, JobRun.Status.TIMED_OUT, started_at=day + timedelta(days=1))
+    return mail, sync
+
+
+@pytest.mark.django_db
+def test_the_run_list_is_read_only(runs, admin_client):
+    response = admin_client.get(RUNS)
+    assert listed(response) == ["sync", "mail", "mail"]
+    assert response.context["has_add_permission"] is False
+    assert reverse("admin:django_cron_jobrun_add").encode() not in response.content
+    assert admin_client.get(reverse("admin:django_cron_jobrun_add")).status_code == 403
+    run = JobRun.objects.get(status=JobRun.Status.FAILED)
+    assert admin_client.post(run_url(run), {"status": "ok"}).status_code == 403
+    run.refresh_from_db()
+    assert run.status == JobRun.Status.FAILED
+
+
+@pytest.mark.django_db
+def test_runs_are_filtered_by_job_status_and_date(runs, admin_client):
+    assert listed(admin_client.get(RUNS, {"status__exact": "failed"})) == ["mail"]
+    assert listed(admin_client.get(RUNS, {"status__exact": "timeout"})) == ["sync"]
+    assert listed(admin_client.get(RUNS, {"job": "sync"})) == ["sync"]
+    day = {"started_at__year": 2026, "started_at__month": 1, "started_at__day": 10}
+    assert listed(admin_client.get(RUNS, day)) == ["mail"]
+    assert listed(admin_client.get(RUNS, {"q": "boom"})) == ["mail"]
+
+
+@pytest.mark.django_db
+def test_the_run_page_shows_traceback_and_output(registry, admin_client):
+    state = JobState.objects.create(name="mail")
+    run = add_run(
+        state,
+        JobRun.Status.FAILED,
+        error="ValueError: <disk> full",
+        traceback='Traceback (most recent call last):\n  File "x.py"\nValueError: <disk> full',
+        output="sent 3 mails\nthen failed",
+    )
+    response = admin_client.get(run_url(run))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert (
+        '<pre style="white-space: pre-wrap; margin: 0">Traceback (most recent call last):\n'
+        "  File &quot;x.py&quot;\nValueError: &lt;disk&gt; full</pre>"
+    ) in content
+    assert ">sent 3 mails\nthen failed</pre>" in content
+
+    run.output = ""
+    run.save()
+    content = admin_client.get(run_url(run)).content.decode()
+    assert '<div class="readonly">None</div>' not in content
+
+
+@pytest.mark.django_db
+def test_a_run_can_be_deleted_once_it_finished(registry, admin_client):
+    state = JobState.objects.create(name="mail")
+    running = add_run(state, JobRun.Status.RUNNING)
+    done = add_run(state, JobRun.Status.OK)
+    assert admin_client.get(run_url(running, "delete")).status_code == 403
+    assert admin_client.post(run_url(done, "delete"), {"post": "yes"}).status_code == 302
+    assert list(JobRun.objects.all()) == [running]
+
+
+# Another database -------------------------------------------------------------
+
+other_database = pytest.mark.skipif(
+    "postgresql" in django_settings.MISSING_SERVICES,
+    reason=django_settings.MISSING_SERVICES.get("postgresql", ""),
+)
+
+
+@other_database
+@pytest.mark.django_db(transaction=True, databases=["default", "postgresql"])
+def test_the_admin_works_on_the_cron_database(registry, admin_client, settings, started):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "postgresql"}
+    registry.register(lambda: record("mail"), name="mail", every=300)
+    run_due()
+    states = JobState.objects.using("postgresql")
+    assert not JobState.objects.exists()
+    mail = states.get(name="mail")
+    assert listed(admin_client.get(JOBS)) == ["mail"]
+    assert admin_client.get(job_url(mail)).status_code == 200
+
+    act(admin_client, "pause", mail)
+    assert not states.get(name="mail").enabled
+    admin_client.post(job_url(mail), {"enabled": "on"})
+    assert states.get(name="mail").enabled
+
+    act(admin_client, "run_now", mail)
+    run = wait_for(
+        lambda: JobRun.objects.using("postgresql").exclude(status="running").first(),
+        message="the run of mail",
+    )
+    assert run.forced and run.status == JobRun.Status.OK
+    assert listed(admin_client.get(RUNS, {"job": "mail"})) == ["mail"]
+    assert admin_client.get(run_url(run)).status_code == 200
