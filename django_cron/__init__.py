@@ -8,10 +8,21 @@ Scheduled jobs for Django, run from the site itself.
         ...
 """
 
+from .compat.tivix import CronJobBase, Schedule
 from .jobs import Job
 from .registry import autodiscover, cronScheduler
 
 register = cronScheduler.register
+register_command = cronScheduler.register_command
 cron = cronScheduler
 
-__all__ = ["Job", "autodiscover", "cron", "cronScheduler", "register"]
+__all__ = [
+    "CronJobBase",
+    "Job",
+    "Schedule",
+    "autodiscover",
+    "cron",
+    "cronScheduler",
+    "register",
+    "register_command",
+]

@@ -9,11 +9,19 @@ class DjangoCronConfig(AppConfig):
 
     def ready(self):
         from . import conf
-        from .checks import check_jobs, check_ping_key, check_settings
+        from .checks import check_cronjobs, check_jobs, check_ping_key, check_settings
         from .registry import autodiscover
 
         checks.register(check_settings, "django_cron")
         checks.register(check_jobs, "django_cron")
+        checks.register(check_cronjobs, "django_cron")
         checks.register(check_ping_key, "django_cron", checks.Tags.urls)
+        from .compat.crontab import register_cronjobs
+        from .compat.tivix import register_cron_classes
+        from .registry import cronScheduler
+
         if conf.get("AUTODISCOVER"):
             autodiscover()
+        # Jobs named in settings, the way Tivix django-cron and django-crontab take them.
+        register_cron_classes(cronScheduler)
+        register_cronjobs(cronScheduler)

@@ -105,6 +105,31 @@ def check_ping_key(app_configs=None, **kwargs):
     ]
 
 
+def check_cronjobs(app_configs=None, **kwargs):
+    """Check django-crontab's CRONJOBS entries."""
+    errors = []
+    for index, entry in enumerate(getattr(settings, "CRONJOBS", ())):
+        where = f"CRONJOBS[{index}]"
+        if not isinstance(entry, (list, tuple)) or not 2 <= len(entry) <= 5:
+            errors.append(
+                Error(
+                    f"{where} is {entry!r}, not (schedule, 'dotted.path'[, args[, kwargs]]).",
+                    hint="See django-crontab's CRONJOBS format.",
+                    id="django_cron.E011",
+                )
+            )
+        elif len(entry) == 5:
+            errors.append(
+                Warning(
+                    f"{where} has a shell suffix {entry[4]!r}, which is ignored: jobs run "
+                    "inside Django here, not from a shell.",
+                    hint="Write to a file from the job itself, or read its output in the admin.",
+                    id="django_cron.W004",
+                )
+            )
+    return errors
+
+
 def _missed_error(where, value, obj=None):
     return Error(
         f"{where} is {value!r}.",
@@ -157,7 +182,19 @@ def _check_definition(definition):
                     id="django_cron.E002",
                 )
             )
-    elif not isinstance(expression, Schedule) and not croniter.is_valid(str(expression)):
+    elif isinstance(expression, Schedule):
+        try:
+            expression.validate()
+        except ValueError as exc:
+            errors.append(
+                Error(
+                    f"Job {name!r} has an unusable schedule: {exc}.",
+                    hint="Fix the schedule's arguments.",
+                    obj=name,
+                    id="django_cron.E001",
+                )
+            )
+    elif not croniter.is_valid(str(expression)):
         errors.append(
             Error(
                 f"Job {name!r} has an invalid cron expression {expression!r}.",

@@ -62,7 +62,7 @@ def _call(definition, run, outcome):
         try:
             outcome["instance"] = instance = definition.instantiate()
             _send(job_started, instance, definition, run)
-            definition.call(instance)
+            outcome["result"] = definition.call(instance)
         except Exception as exc:
             outcome["exception"] = exc
             outcome["traceback"] = traceback.format_exc()
@@ -72,6 +72,8 @@ def _call(definition, run, outcome):
 def _record(definition, run, outcome):
     instance = outcome.get("instance", definition.target)
     run.output = outcome.get("output", "")
+    if outcome.get("result") is not None:
+        run.message = str(outcome["result"])[:10_000]
     if outcome.get("timed_out"):
         run.status = JobRun.Status.TIMED_OUT
         run.error = (

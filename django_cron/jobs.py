@@ -12,6 +12,8 @@ import sys
 from datetime import timedelta
 from functools import cached_property
 
+from asgiref.sync import async_to_sync
+
 from . import conf
 from .schedules import Cron, Interval, Schedule
 
@@ -26,6 +28,7 @@ OPTIONS = (
     "time_limit",
     "retries",
     "retry_delay",
+    "retry_backoff",
     "max_running",
     "jitter",
     "alert_after",
@@ -45,21 +48,27 @@ class Job:
     # A Job that sets neither run_every nor schedule runs daily, as in 2009.
     run_every = 86400
 
-    @property
-    def stdout(self):
-        """Where ``self.stdout.write()`` goes: into the run's captured output."""
-        return sys.stdout
-
-    @property
-    def stderr(self):
-        return sys.stderr
+    # Where self.stdout.write() and self.stderr.write() go: the process's
+    # streams, which capture a running job's output. A job may assign its own.
+    stdout = property(
+        lambda self: self.__dict__.get("stdout", sys.stdout),
+        lambda self, value: self.__dict__.__setitem__("stdout", value),
+    )
+    stderr = property(
+        lambda self: self.__dict__.get("stderr", sys.stderr),
+        lambda self, value: self.__dict__.__setitem__("stderr", value),
+    )
 
     def run(self, *args, **kwargs):
         """Run the job. The 2009 API lets subclasses override this instead of job()."""
-        self.job()
+        return self.job()
 
     def job(self):
         """Do the job's work. Subclasses override this."""
+
+
+async def _wait_for(awaitable):
+    return await awaitable
 
 
 def dotted_path(obj) -> str:
@@ -165,6 +174,12 @@ class JobDefinition:
         return conf.get("RETRY_DELAY") if delay is None else delay
 
     @property
+    def retry_backoff(self) -> float:
+        """What each retry's delay is multiplied by for the next one."""
+        backoff = self._option("retry_backoff")
+        return 2.0 if backoff is None else float(backoff)
+
+    @property
     def max_running(self) -> int:
         return int(self._option("max_running") or 1)
 
@@ -188,9 +203,16 @@ class JobDefinition:
         return self.target() if self.is_class else self.target
 
     def call(self, instance):
+        """Call the job; an ``async def`` job is awaited to its end, on an event loop of its own."""
         if self.is_class:
-            return instance.run(*self.args, **self.kwargs)
-        return instance(*self.args, **self.kwargs)
+            result = instance.run(*self.args, **self.kwargs)
+        else:
+            result = instance(*self.args, **self.kwargs)
+        if inspect.isawaitable(result):
+            # async_to_sync works from any sync code, also from a thread whose
+            # caller runs an event loop (it then runs the coroutine elsewhere).
+            result = async_to_sync(_wait_for)(result)
+        return result
 
     def __repr__(self):
         return f"<JobDefinition {self.name}>"

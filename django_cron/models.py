@@ -63,6 +63,8 @@ class JobRun(models.Model):
     error = models.TextField(_("error"), blank=True)
     traceback = models.TextField(_("traceback"), blank=True)
     output = models.TextField(_("output"), blank=True)
+    # What the job returned (Tivix's do() message), as text.
+    message = models.TextField(_("message"), blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -36,10 +36,25 @@ class Registry:
                 raise TypeError(f"You can only register a Job, not {target!r}")
         elif not callable(target):
             raise TypeError(f"You can only register a Job or a function, not {target!r}")
-        self._add(JobDefinition(target, args, kwargs, options))
+        self.add(JobDefinition(target, args, kwargs, options))
         return target
 
-    def _add(self, definition):
+    def register_command(self, command: str, *args, **kwargs) -> JobDefinition:
+        """
+        Schedule a management command: ``register_command("clearsessions",
+        schedule="@daily")``. Options as for register(); other arguments go to
+        call_command(). The job's name defaults to "command:<command>".
+        """
+        from django.core.management import call_command
+
+        options = {key: kwargs.pop(key) for key in OPTIONS if key in kwargs}
+        options.setdefault("name", f"command:{command}")
+        definition = JobDefinition(call_command, (command, *args), kwargs, options)
+        self.add(definition)
+        return definition
+
+    def add(self, definition: JobDefinition) -> None:
+        """Add a definition made elsewhere (CRONJOBS, register_command)."""
         current = self._jobs.get(definition.name)
         if current is not None and current.identity != definition.identity:
             self.conflicts.append((current, definition))

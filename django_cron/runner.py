@@ -203,7 +203,7 @@ def schedule_retry(definition, state, run, clock) -> None:
     """After a failed attempt with retries left, bring the job back sooner, on the same slot."""
     if run.forced or run.attempt > definition.retries:
         return
-    delay = definition.retry_delay * 2 ** (run.attempt - 1)
+    delay = definition.retry_delay * definition.retry_backoff ** (run.attempt - 1)
     retry_at = clock.now() + timedelta(seconds=delay)
     # Only before the next regular slot: from there, that slot is the next try.
     _states().filter(pk=state.pk, next_run_at__gt=retry_at).update(
@@ -244,6 +244,7 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
             error=run.error,
             traceback=run.traceback,
             output=run.output,
+            message=run.message,
         )
         _states().filter(pk=state.pk).update(
             last_run_at=run.started_at,
@@ -278,7 +279,7 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     due = [
         definition
         for definition in sorted(definitions, key=lambda d: states[d.name].next_run_at)
-        if force or _is_due(definition, states[definition.name], clock.now())
+        if force or is_due(definition, states[definition.name], clock.now())
     ]
     for definition in due:
         if should_stop is not None and should_stop():
@@ -294,7 +295,8 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     return result
 
 
-def _is_due(definition, state, now):
+def is_due(definition, state, now) -> bool:
+    """Tell whether a job may run now: enabled in code and in the database, and due."""
     return definition.enabled and state.enabled and state.next_run_at <= now
 
 

@@ -85,6 +85,9 @@ class Schedule:
     # Whether the time zone changes the slots (it does for cron expressions).
     zoned = False
 
+    def validate(self) -> None:
+        """Raise ValueError if the schedule cannot run (checked by manage.py check)."""
+
     def describe(self) -> str:
         """Return the schedule in words."""
         raise NotImplementedError("subclasses of Schedule must provide a describe() method")

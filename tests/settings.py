@@ -133,6 +133,18 @@ elif REQUIRE_SERVICES:
 else:
     MISSING_SERVICES["redis"] = f"Redis does not answer at {REDIS_URL}"
 
+# Jobs the way Tivix django-cron and django-crontab took them.
+CRON_CLASSES = [
+    "tests.tivix_cron.MyCronJob",
+    "tests.tivix_cron.MyAtTimesJob",
+    "tests.tivix_cron.FlakyJob",
+]
+CRONJOBS = [
+    ("*/5 * * * *", "tests.crontab_jobs.report", ["daily"], {"copies": 2}),
+    ("0 4 * * 0", "django.core.management.call_command", ["clearsessions"]),
+    ("0 5 * * 0", "django.core.management.call_command", ["clearsessions"]),
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,1 @@
+"""Bridges from other Django schedulers: Tivix django-cron and django-crontab."""

@@ -1,0 +1,7 @@
+"""Functions scheduled through django-crontab's CRONJOBS setting in tests/settings.py."""
+
+from tests.effects import record
+
+
+def report(kind, copies=1):
+    record("report", kind, copies=copies)

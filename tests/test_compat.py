@@ -1,0 +1,225 @@
+"""Tivix django-cron classes, django-crontab's CRONJOBS, command jobs and async jobs."""
+
+import asyncio
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.utils import timezone
+
+from django_cron import CronJobBase, Job, Schedule, register_command
+from django_cron.checks import check_cronjobs, check_jobs
+from django_cron.models import JobRun, JobState
+from django_cron.registry import cronScheduler
+from django_cron.runner import run_due
+from tests.effects import CALLS, record
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def runcrons(*args):
+    out = StringIO()
+    call_command("runcrons", *args, stdout=out)
+    return out.getvalue()
+
+
+# Tivix: the classes -------------------------------------------------------------
+
+
+def test_cron_classes_are_registered_under_their_code():
+    names = {"my_app.my_cron_job", "my_app.at_times", "my_app.flaky"}
+    assert names <= {d.name for d in cronScheduler.all()}
+    flaky = cronScheduler.get("my_app.flaky")
+    assert (flaky.retries > 100, flaky.retry_delay, flaky.retry_backoff) == (True, 300, 1.0)
+    assert (flaky.max_running, flaky.alert_after) == (10, 4)
+    assert cronScheduler.get("my_app.my_cron_job").max_running == 1
+
+
+@pytest.mark.django_db
+def test_runcrons_runs_a_class_with_no_previous_run_at_once_then_waits():
+    out = runcrons("tests.tivix_cron.MyCronJob")
+    assert out == "my_app.my_cron_job: ok: 2 reports sent\n"
+    assert runcrons("tests.tivix_cron.MyCronJob") == ""
+    state = JobState.objects.get(name="my_app.my_cron_job")
+    assert timedelta(minutes=119) < state.next_run_at - timezone.now() <= timedelta(minutes=120)
+    assert JobRun.objects.get(job=state).message == "2 reports sent"
+    assert CALLS == [("MyCronJob", (), {})]
+
+
+@pytest.mark.django_db
+def test_runcrons_force_dry_run_and_silent():
+    runcrons("tests.tivix_cron.MyCronJob")
+    assert runcrons("--dry-run", "tests.tivix_cron.MyCronJob") == ""
+    assert runcrons("--dry-run", "--force", "tests.tivix_cron.MyCronJob") == (
+        "my_app.my_cron_job: would run\n"
+    )
+    assert len(CALLS) == 1
+    assert runcrons("--force", "--silent", "tests.tivix_cron.MyCronJob") == ""
+    assert len(CALLS) == 2
+
+
+@pytest.mark.django_db
+def test_runcrons_without_arguments_runs_cron_classes(settings):
+    settings.CRON_CLASSES = ["tests.tivix_cron.MyCronJob"]
+    assert runcrons() == "my_app.my_cron_job: ok: 2 reports sent\n"
+
+
+@pytest.mark.django_db
+def test_a_failing_tivix_job_is_retried_after_its_minutes():
+    out = runcrons("tests.tivix_cron.FlakyJob")
+    assert out == "my_app.flaky: failed\n"
+    state = JobState.objects.get(name="my_app.flaky")
+    assert state.retry_attempt == 2
+    assert timedelta(minutes=4) < state.next_run_at - timezone.now() <= timedelta(minutes=5)
+
+
+def test_unknown_class_paths_are_command_errors():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="tests.tivix_cron.Nope"):
+        runcrons("tests.tivix_cron.Nope")
+
+
+@pytest.mark.django_db
+def test_tivix_classes_run_from_cron_run_too():
+    out = StringIO()
+    call_command("cron", "run", "my_app.my_cron_job", stdout=out)
+    assert out.getvalue().startswith("my_app.my_cron_job: ok")
+
+
+# Tivix: the schedules --------------------------------------------------------------
+
+
+def test_run_at_times_is_due_today_once_its_time_has_passed(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    schedule = Schedule(run_at_times=["11:30", "14:00", "23:15"])
+    now = datetime(2026, 6, 1, 15, 0, tzinfo=BERLIN)
+    assert schedule.first_after(now) == datetime(2026, 6, 1, 14, 0, tzinfo=BERLIN)
+    early = datetime(2026, 6, 1, 9, 0, tzinfo=BERLIN)
+    assert schedule.first_after(early) == datetime(2026, 6, 1, 11, 30, tzinfo=BERLIN)
+    assert schedule.next_after(now) == datetime(2026, 6, 1, 23, 15, tzinfo=BERLIN)
+    assert schedule.next_after(datetime(2026, 6, 1, 23, 15, tzinfo=BERLIN)) == datetime(
+        2026, 6, 2, 11, 30, tzinfo=BERLIN
+    )
+
+
+def test_weekly_and_monthly_days(settings):
+    settings.TIME_ZONE = "UTC"
+    monday = datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("UTC"))  # a Monday
+    weekly = Schedule(run_at_times=["10:00"], run_weekly_on_days=[2, 4])  # Wed, Fri
+    assert [d.strftime("%a %d") for d in walk(weekly, monday, 3)] == ["Wed 03", "Fri 05", "Wed 10"]
+    older = Schedule(run_at_times=["10:00"], run_on_days=[2, 4])
+    assert walk(older, monday, 3) == walk(weekly, monday, 3)
+    monthly = Schedule(run_at_times=["06:00"], run_monthly_on_days=[1, 15])
+    assert [d.strftime("%m-%d") for d in walk(monthly, monday, 3)] == ["06-15", "07-01", "07-15"]
+    every = Schedule(run_every_mins=60 * 24, run_weekly_on_days=[0])  # Mondays only
+    assert every.next_after(monday).strftime("%a %d") == "Mon 08"
+
+
+def walk(schedule, start, count):
+    out, moment = [], start
+    for _ in range(count):
+        moment = schedule.next_after(moment)
+        out.append(moment)
+    return out
+
+
+def test_a_schedule_with_nothing_to_run_on_fails_the_check(registry):
+    class Broken(CronJobBase):
+        schedule = Schedule()
+        code = "broken"
+
+        def do(self):
+            pass
+
+    registry.register(Broken, name="broken")
+    (error,) = check_jobs()
+    assert error.id == "django_cron.E001" and "run_every_mins or run_at_times" in error.msg
+
+
+# django-crontab ------------------------------------------------------------------
+
+
+def test_cronjobs_entries_become_jobs():
+    report = cronScheduler.get("crontab:tests.crontab_jobs.report")
+    assert report.schedule.expression == "*/5 * * * *"
+    assert (report.args, report.kwargs) == (("daily",), {"copies": 2})
+    assert "crontab:clearsessions" in cronScheduler
+    assert "crontab:clearsessions (2)" in cronScheduler
+
+
+@pytest.mark.django_db
+def test_cronjobs_entries_run_with_their_arguments():
+    run_due(["crontab:tests.crontab_jobs.report"], force=True)
+    assert CALLS == [("report", ("daily",), {"copies": 2})]
+    (run,) = run_due(["crontab:clearsessions"], force=True).runs
+    assert run.status == "ok"
+
+
+def test_malformed_cronjobs_and_shell_suffixes_are_reported(settings):
+    settings.CRONJOBS = [
+        ("* * * * *",),
+        ("0 0 * * 0", "django.core.management.call_command", ["dumpdata"], {}, "> out.json"),
+    ]
+    assert [e.id for e in check_cronjobs()] == ["django_cron.E011", "django_cron.W004"]
+
+
+# Management-command jobs -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_management_command_runs_as_a_job_with_its_output_captured(registry):
+    register_command("check", "--deploy", "--fail-level", "CRITICAL", every="1h")
+    (run,) = run_due(["command:check"], force=True).runs
+    assert run.status == "ok"
+    assert "System check identified" in run.output
+
+
+@pytest.mark.django_db
+def test_a_failing_command_is_a_failed_run(registry):
+    register_command("nosuchcommand", name="broken", schedule="@daily")
+    (run,) = run_due(["broken"], force=True).runs
+    assert run.status == "failed" and "Unknown command" in run.error
+
+
+# Async jobs ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def async_jobs(registry):
+    async def fetch(kind):
+        await asyncio.sleep(0.01)
+        record("fetch", kind)
+        return "fetched"
+
+    class AsyncJob(Job):
+        run_every = 60
+
+        async def job(self):
+            await asyncio.sleep(0.01)
+            record("async job")
+
+    registry.register(fetch, "feeds", name="fetch", every=60)
+    registry.register(AsyncJob, name="async-job")
+    return registry
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_jobs_run_from_sync_code(async_jobs):
+    runs = run_due(["fetch", "async-job"], force=True).runs
+    assert [r.status for r in runs] == ["ok", "ok"]
+    assert sorted(CALLS) == [("async job", (), {}), ("fetch", ("feeds",), {})]
+    assert runs[0].message == "fetched"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_jobs_run_when_the_caller_has_an_event_loop(async_jobs):
+    async def main():
+        # As under ASGI: the runner is called from a thread off the event loop.
+        return await sync_to_async(run_due)(["fetch", "async-job"], force=True)
+
+    result = asyncio.run(main())
+    assert [r.status for r in result.runs] == ["ok", "ok"]
