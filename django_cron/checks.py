@@ -227,6 +227,18 @@ def _check_definition(definition):
                 id="django_cron.E009",
             )
         )
+    if definition.enqueue:
+        from . import tasks
+
+        if not tasks.available():
+            errors.append(
+                Error(
+                    f"Job {name!r} is to be queued as a task, but no Tasks framework is installed.",
+                    hint="Use Django 6.0 or later, or 'pip install django-tasks'.",
+                    obj=name,
+                    id="django_cron.E012",
+                )
+            )
     if definition.missed not in MISSED_POLICIES:
         errors.append(_missed_error(f"Job {name!r} option missed", definition.missed, name))
     return errors

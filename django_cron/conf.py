@@ -47,6 +47,9 @@ DEFAULTS = {
     "PING_TIMEOUT": 5,
     # Characters of a run's stdout and stderr kept in its history.
     "OUTPUT_LIMIT": 65536,
+    # Queue jobs into Django's Tasks framework instead of running them where
+    # the runner runs: False, True (the default task backend) or a backend alias.
+    "ENQUEUE": False,
     # Days of run history to keep (None keeps everything), and rows deleted per batch.
     "HISTORY_DAYS": 30,
     "PRUNE_BATCH_SIZE": 1000,

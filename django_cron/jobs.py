@@ -33,6 +33,7 @@ OPTIONS = (
     "jitter",
     "alert_after",
     "pings",
+    "enqueue",
 )
 MISSED_POLICIES = ("coalesce", "skip", "catch_up")
 
@@ -191,6 +192,12 @@ class JobDefinition:
     def alert_after(self) -> int | None:
         value = self._option("alert_after")
         return conf.get("ALERT_AFTER") if value is None else value
+
+    @property
+    def enqueue(self):
+        """False to run in the runner's process; True or a task backend alias to queue."""
+        value = self._option("enqueue")
+        return conf.get("ENQUEUE") if value is None else value
 
     @property
     def pings(self) -> dict:

@@ -45,6 +45,7 @@ class JobRun(models.Model):
     """One run of a job: its slot, timing, outcome and error."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
         OK = "ok", _("ok")
         FAILED = "failed", _("failed")

@@ -19,7 +19,7 @@ from django.db import connections
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from . import conf
+from . import conf, tasks
 from .alerts import record_outcome
 from .clock import DbNow, PassClock, db_now_plus
 from .execution import execute
@@ -199,20 +199,20 @@ def take_lease(definition) -> Lease | None:
     return None
 
 
-def schedule_retry(definition, state, run, clock) -> None:
+def schedule_retry(definition, state_pk, run, clock) -> None:
     """After a failed attempt with retries left, bring the job back sooner, on the same slot."""
     if run.forced or run.attempt > definition.retries:
         return
     delay = definition.retry_delay * definition.retry_backoff ** (run.attempt - 1)
     retry_at = clock.now() + timedelta(seconds=delay)
     # Only before the next regular slot: from there, that slot is the next try.
-    _states().filter(pk=state.pk, next_run_at__gt=retry_at).update(
+    _states().filter(pk=state_pk, next_run_at__gt=retry_at).update(
         next_run_at=retry_at, retry_slot=run.scheduled_for, retry_attempt=run.attempt + 1
     )
 
 
 def run_one(definition, state: JobState, force: bool = False, clock=None) -> JobRun | None:
-    """Claim and run one job's due slot; return the run, or None if not claimed."""
+    """Claim and run (or queue) one job's due slot; return the run, or None if not claimed."""
     clock = clock or PassClock(timezone.now())
     lease = take_lease(definition)
     if lease is None:
@@ -225,40 +225,53 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
         if claimed is None:
             return None
         slot, attempt = claimed
+        queue = bool(definition.enqueue)
         run = _runs().create(
             job=state,
             scheduled_for=slot,
             started_at=clock.now(),
-            status=JobRun.Status.RUNNING,
+            status=JobRun.Status.QUEUED if queue else JobRun.Status.RUNNING,
             owner=token,
             forced=force,
             attempt=attempt,
         )
+        if queue:
+            # The task worker runs it and records the outcome; the slot is taken.
+            mine.update(lease_owner="", lease_until=None)
+            tasks.enqueue(definition, run)
+            run.refresh_from_db()
+            return run
         mine.update(current_run=run)
         with lease.heartbeat():
-            execute(definition, run, tidy=tidy_connections)
-        _runs().filter(pk=run.pk).update(
-            status=run.status,
-            finished_at=run.finished_at,
-            duration=run.duration,
-            error=run.error,
-            traceback=run.traceback,
-            output=run.output,
-            message=run.message,
-        )
-        _states().filter(pk=state.pk).update(
-            last_run_at=run.started_at,
-            last_status=run.status,
-            last_duration=run.duration,
-            last_error=run.error,
-        )
+            finish(definition, run, clock)
         mine.update(lease_owner="", lease_until=None, current_run=None)
-        record_outcome(definition, state.pk, run, conf.database())
-        if run.status != JobRun.Status.OK:
-            schedule_retry(definition, state, run, clock)
         return run
     finally:
         lease.release()
+
+
+def finish(definition, run: JobRun, clock=None) -> JobRun:
+    """Execute the claimed ``run``; record the run, the state's summary, alerts and retry."""
+    execute(definition, run, tidy=tidy_connections)
+    _runs().filter(pk=run.pk).update(
+        status=run.status,
+        finished_at=run.finished_at,
+        duration=run.duration,
+        error=run.error,
+        traceback=run.traceback,
+        output=run.output,
+        message=run.message,
+    )
+    _states().filter(pk=run.job_id).update(
+        last_run_at=run.started_at,
+        last_status=run.status,
+        last_duration=run.duration,
+        last_error=run.error,
+    )
+    record_outcome(definition, run.job_id, run, conf.database())
+    if run.status != JobRun.Status.OK:
+        schedule_retry(definition, run.job_id, run, clock or PassClock(timezone.now()))
+    return run
 
 
 def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:

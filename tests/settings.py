@@ -133,6 +133,18 @@ elif REQUIRE_SERVICES:
 else:
     MISSING_SERVICES["redis"] = f"Redis does not answer at {REDIS_URL}"
 
+# Django's Tasks framework (django.tasks from Django 6.0, else the backport).
+try:
+    import django.tasks  # noqa: F401
+
+    TASKS_MODULE = "django.tasks"
+except ImportError:
+    TASKS_MODULE = "django_tasks"
+TASKS = {
+    "default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"},
+    "dummy": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"},
+}
+
 # Jobs the way Tivix django-cron and django-crontab took them.
 CRON_CLASSES = [
     "tests.tivix_cron.MyCronJob",

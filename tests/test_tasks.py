@@ -1,0 +1,59 @@
+"""Hand-off to Django's Tasks framework: the slot is claimed here, the job runs as a task."""
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
+
+from django_cron.checks import check_jobs
+from django_cron.models import JobRun, JobState
+from django_cron.runner import run_due
+from tests.effects import CALLS, record
+
+pytestmark = pytest.mark.django_db
+
+
+def boom():
+    raise RuntimeError("task failed")
+
+
+def test_a_queued_job_runs_as_a_task_and_its_run_records_the_outcome(registry):
+    registry.register(lambda: record("queued") or "done", name="queued", every=60, enqueue=True)
+    (run,) = run_due(["queued"], force=True).runs
+    # The immediate backend runs the task inside enqueue().
+    assert run.status == "ok" and CALLS == [("queued", (), {})]
+    assert JobState.objects.get(name="queued").last_status == "ok"
+
+
+def test_a_failing_task_is_a_failed_run(registry):
+    registry.register(boom, name="boom", every=60, enqueue=True)
+    (run,) = run_due(["boom"], force=True).runs
+    assert run.status == "failed" and "task failed" in run.error
+
+
+def test_a_task_not_yet_run_leaves_the_run_queued(registry):
+    registry.register(lambda: record("later"), name="later", every=60, enqueue="dummy")
+    (run,) = run_due(["later"], force=True).runs
+    assert run.status == "queued" and run.message.startswith("task ")
+    assert CALLS == []
+    backend = import_string(f"{django_settings.TASKS_MODULE}.task_backends")["dummy"]
+    (result,) = backend.results
+    assert list(result.args) == ["later", run.pk]
+    # The slot is taken: another pass does not queue it again.
+    assert run_due(["later"]).runs == []
+    assert JobRun.objects.filter(job__name="later").count() == 1
+
+
+def test_the_global_default_queues_every_job(registry, settings):
+    settings.DJANGO_CRON = {"ENQUEUE": "dummy"}
+    registry.register(lambda: None, name="any", every=60)
+    (run,) = run_due(["any"], force=True).runs
+    assert run.status == "queued"
+
+
+def test_enqueue_without_a_tasks_framework_fails_the_check(registry, monkeypatch):
+    from django_cron import tasks
+
+    registry.register(lambda: None, name="q", every=60, enqueue=True)
+    assert check_jobs() == []
+    monkeypatch.setattr(tasks, "task", None)
+    assert [e.id for e in check_jobs()] == ["django_cron.E012"]
