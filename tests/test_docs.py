@@ -6,7 +6,7 @@ from docutils.core import publish_string
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["README.rst", "CHANGELOG.rst"])
+@pytest.mark.parametrize("name", ["README.rst", "CHANGELOG.rst", "docs/migrating.rst"])
 def test_renders_cleanly(name):
     source = (ROOT / name).read_text()
     publish_string(source, writer_name="html", settings_overrides={"halt_level": 2})
