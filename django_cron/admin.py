@@ -307,6 +307,20 @@ class JobStateAdmin(CronModelAdmin):
         )
 
 
+RUN_FIELDS = [
+    "job",
+    "status",
+    "attempt",
+    "forced",
+    "scheduled_for",
+    "started_at",
+    "finished_at",
+    "run_duration",
+    "owner",
+]
+RUN_OUTCOME_FIELDS = ["error", "traceback_block", "output_block"]
+
+
 @admin.register(JobRun)
 class JobRunAdmin(CronModelAdmin):
     list_display = [
@@ -324,38 +338,10 @@ class JobRunAdmin(CronModelAdmin):
     date_hierarchy = "started_at"
     search_fields = ["job__name", "error"]
     fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "job",
-                    "status",
-                    "attempt",
-                    "forced",
-                    "scheduled_for",
-                    "started_at",
-                    "finished_at",
-                    "run_duration",
-                    "owner",
-                ]
-            },
-        ),
-        (_("Outcome"), {"fields": ["error", "traceback_block", "output_block"]}),
+        (None, {"fields": RUN_FIELDS}),
+        (_("Outcome"), {"fields": RUN_OUTCOME_FIELDS}),
     ]
-    readonly_fields = [
-        "job",
-        "status",
-        "attempt",
-        "forced",
-        "scheduled_for",
-        "started_at",
-        "finished_at",
-        "run_duration",
-        "owner",
-        "error",
-        "traceback_block",
-        "output_block",
-    ]
+    readonly_fields = RUN_FIELDS + RUN_OUTCOME_FIELDS
 
     # The history is the runner's record: it can be viewed and deleted (for
     # cleanup, and so that a gone job's row can go with its runs), not edited.

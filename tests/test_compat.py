@@ -16,6 +16,7 @@ from django_cron.models import JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from tests.effects import CALLS, record
+from tests.test_schedules import walk
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -117,14 +118,6 @@ def test_weekly_and_monthly_days(settings):
     assert [d.strftime("%m-%d") for d in walk(monthly, monday, 3)] == ["06-15", "07-01", "07-15"]
     every = Schedule(run_every_mins=60 * 24, run_weekly_on_days=[0])  # Mondays only
     assert every.next_after(monday).strftime("%a %d") == "Mon 08"
-
-
-def walk(schedule, start, count):
-    out, moment = [], start
-    for _ in range(count):
-        moment = schedule.next_after(moment)
-        out.append(moment)
-    return out
 
 
 def test_a_schedule_with_nothing_to_run_on_fails_the_check(registry):
