@@ -79,9 +79,23 @@ def subprocess_env(alias, **extra):
     return env
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def reap_processes():
+    """Kill what a test started and left running, so that a failed test leaves nothing behind."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start(args, alias, **extra):
     """Start ``python -m tests.procs ARGS`` against the test database ``alias``."""
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.procs", *args],
         cwd=ROOT,
         env=subprocess_env(alias, **extra),
@@ -89,6 +103,8 @@ def start(args, alias, **extra):
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(process)
+    return process
 
 
 def wait_for(predicate, timeout=30.0, interval=0.02, message="condition"):

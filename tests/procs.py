@@ -20,6 +20,8 @@ from django_cron.worker import Worker  # noqa: E402
 from tests.effects import record  # noqa: E402
 
 RACE_JOBS = [f"race.job{i}" for i in range(10)]
+# A subprocess whose test died gives up on its own after this many seconds.
+GIVE_UP = 180
 
 
 def _job(name, body):
@@ -34,7 +36,10 @@ def race(folder, rounds):
     for number in range(int(rounds)):
         (folder / f"ready-{number}-{os.getpid()}").touch()
         go = folder / f"go-{number}"
+        deadline = time.monotonic() + GIVE_UP
         while not go.exists():
+            if time.monotonic() > deadline:
+                sys.exit("no go file: the test has gone")
             time.sleep(0.0005)
         run_due(RACE_JOBS)
         (folder / f"done-{number}-{os.getpid()}").touch()
@@ -71,7 +76,8 @@ def loop(folder, every):
     register(lambda: record("loop.job"), name="loop.job", every=float(every))
     run_due(["loop.job"])
     (folder / f"ready-{os.getpid()}").touch()
-    while not (folder / "stop").exists():
+    deadline = time.monotonic() + GIVE_UP
+    while not (folder / "stop").exists() and time.monotonic() < deadline:
         run_due(["loop.job"])
         time.sleep(0.02)
 
