@@ -79,9 +79,12 @@ class JobOverview:
 def overview(now: datetime | None = None) -> list:
     """Return a JobOverview for every registered job, sorted by name."""
     now = now or timezone.now()
-    states = {state.name: state for state in JobState.objects.using(conf.database())}
+    definitions = sorted(cronScheduler.all(), key=lambda d: d.name)
+    # Only the registered jobs' rows: rows of removed jobs may be many.
+    rows = JobState.objects.using(conf.database()).filter(name__in=[d.name for d in definitions])
+    states = {state.name: state for state in rows}
     result = []
-    for definition in sorted(cronScheduler.all(), key=lambda d: d.name):
+    for definition in definitions:
         state = states.get(definition.name)
         result.append(JobOverview(definition, state, health(definition, state, now)))
     return result

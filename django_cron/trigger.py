@@ -36,6 +36,8 @@ class Trigger:
         # A plain float, so that a request with nothing due costs one comparison.
         self.next_check = 0.0
         self._mutex = threading.Lock()
+        # One check at a time per process: pings arriving together wait for none.
+        self._checking = threading.Lock()
         self._gate_token = None
         self._thread = None
         self._failures = 0
@@ -81,6 +83,14 @@ class Trigger:
 
     def check(self, gated=True) -> None:
         """Pass the gate, run due jobs within the budget, plan the next check. Never raise."""
+        if not self._checking.acquire(blocking=False):
+            return
+        try:
+            self._check(gated)
+        finally:
+            self._checking.release()
+
+    def _check(self, gated):
         poll = conf.polling_frequency()
         try:
             if gated and not self._pass_gate(poll):
