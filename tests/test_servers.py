@@ -35,6 +35,9 @@ def test_each_due_slot_runs_once_and_every_response_is_200(kind, alias, cron_db,
     assert len(slots) >= 2, (tmp_path / "server.log").read_text()
     assert len(set(slots)) == len(slots) == len(ticks(effects))
     assert set(runs.values_list("status", flat=True)) == {"ok"}
+    # An async job runs too, from WSGI and ASGI servers alike.
+    async_runs = JobRun.objects.using(alias).filter(job__name="server.async")
+    assert async_runs.count() >= 2 and set(async_runs.values_list("status", flat=True)) == {"ok"}
     # A failing job fails every time and never touches a response.
     failed = JobRun.objects.using(alias).filter(job__name="server.fail")
     assert failed.count() >= 2 and set(failed.values_list("status", flat=True)) == {"failed"}
