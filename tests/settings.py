@@ -57,7 +57,11 @@ TEMPLATES = [
 
 PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")
 MYSQL_HOST = os.environ.get("DJANGO_CRON_TEST_MYSQL_HOST", "127.0.0.1")
-REDIS_URL = os.environ.get("DJANGO_CRON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Database 15 of the local Redis, 14 for a run with a suffix (tests flush it).
+REDIS_URL = os.environ.get(
+    "DJANGO_CRON_TEST_REDIS_URL",
+    f"redis://127.0.0.1:6379/{14 if os.environ.get('DJANGO_CRON_TEST_DB_SUFFIX') else 15}",
+)
 REQUIRE_SERVICES = os.environ.get("DJANGO_CRON_TEST_SERVICES") == "require"
 USE_TEST_DBS = os.environ.get("DJANGO_CRON_TEST_USE_TEST_DBS") == "1"
 # Two checkouts may run their suites side by side with different suffixes.
