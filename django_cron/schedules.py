@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cron_descriptor import get_description
+from cron_descriptor import Options, get_description
 from croniter import croniter
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -124,6 +124,16 @@ class Interval(Schedule):
         return f"Interval({self.every.total_seconds():g})"
 
 
+def _describe_options():
+    # cron-descriptor takes its language and 12/24-hour clock from the process
+    # locale, which Python 3.12 reports differently for C.UTF-8; pin both so
+    # the words are the same everywhere.
+    options = Options()
+    options.locale_code = "en_US"
+    options.use_24hour_time_format = False
+    return options
+
+
 class Cron(Schedule):
     """
     A cron expression, read by croniter in the wall-clock time of ``timezone``.
@@ -198,7 +208,9 @@ class Cron(Schedule):
 
     def describe(self):
         try:
-            text = get_description(_ALIASES.get(self.expression.lower(), self.expression))
+            text = get_description(
+                _ALIASES.get(self.expression.lower(), self.expression), _describe_options()
+            )
         except Exception:  # cron-descriptor rejects some croniter extensions
             text = self.expression
         return text

@@ -23,7 +23,7 @@ def available() -> bool:
     return task is not None
 
 
-def _run_claimed(name: str, run_id: int) -> str:
+def run_claimed(name: str, run_id: int) -> str:
     """Run a job the runner claimed and queued; return the run's status."""
     from .runner import finish
 
@@ -34,7 +34,11 @@ def _run_claimed(name: str, run_id: int) -> str:
     return run.status
 
 
-run_claimed = task()(_run_claimed) if task is not None else None
+# Decorated in place, as @task would be: backends find a task again through
+# its function's module and name (Django 6.1 and workers do), and that name
+# must hold the Task itself.
+if task is not None:
+    run_claimed = task()(run_claimed)
 
 
 def enqueue(definition, run: JobRun) -> None:
