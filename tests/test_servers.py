@@ -43,6 +43,34 @@ def test_each_due_slot_runs_once_and_every_response_is_200(kind, alias, cron_db,
     assert failed.count() >= 2 and set(failed.values_list("status", flat=True)) == {"failed"}
 
 
+def outage_during_traffic(tmp_path, stop, restart, recovery_seconds, **env):
+    """
+    Run a gunicorn server through traffic, ``stop()`` a service it needs, then
+    ``restart()`` it, and check what every outage test promises.
+    """
+    effects, log = tmp_path / "effects.log", tmp_path / "server.log"
+    effects.touch()
+    with server(
+        "gunicorn-sync", "postgresql", log, DJANGO_CRON_TEST_EFFECTS=effects, **env
+    ) as port:
+        before = traffic(port, seconds=5)
+        ran_before = len(ticks(effects))
+        stop()
+        during = traffic(port, seconds=4)
+        ran_during = len(ticks(effects)) - ran_before
+        restart()
+        after = traffic(port, seconds=recovery_seconds)
+    statuses = Counter(before + during + after)
+    assert statuses == {200: statuses.total()}
+    assert ran_before >= 1, log.read_text()
+    assert ran_during <= 1  # at most a run claimed just before the outage
+    assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
+    # A warning per failed check, at most one per worker (3) and second of outage,
+    # fewer as the checks back off.
+    warnings = log.read_text().count("The due check failed")
+    assert 1 <= warnings <= 3 * 4 + 3
+
+
 @pytest.mark.django_db(transaction=True, databases=["postgresql"])
 @pytest.mark.skipif(
     "postgresql" in django_settings.MISSING_SERVICES,
@@ -52,33 +80,12 @@ def test_a_database_outage_during_traffic_leaves_every_response_200(tmp_path, se
     settings.DJANGO_CRON = {"DATABASE": "postgresql"}
     database = django_settings.DATABASES["postgresql"]
     proxy = Proxy(database["HOST"], int(database["PORT"]))
-    effects, log = tmp_path / "effects.log", tmp_path / "server.log"
-    effects.touch()
     try:
-        with server(
-            "gunicorn-sync",
-            "postgresql",
-            log,
-            DJANGO_CRON_TEST_EFFECTS=effects,
-            DJANGO_CRON_TEST_PROXY_PORT=proxy.port,
-        ) as port:
-            before = traffic(port, seconds=5)
-            ran_before = len(ticks(effects))
-            proxy.cut()
-            during = traffic(port, seconds=4)
-            ran_during = len(ticks(effects)) - ran_before
-            proxy.restore()
-            after = traffic(port, seconds=6)
+        outage_during_traffic(
+            tmp_path, proxy.cut, proxy.restore, 6, DJANGO_CRON_TEST_PROXY_PORT=proxy.port
+        )
     finally:
         proxy.close()
-    statuses = Counter(before + during + after)
-    assert statuses == {200: statuses.total()}
-    assert ran_before >= 1, log.read_text()
-    assert ran_during <= 1  # at most a run claimed just before the cut
-    assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
-    # A warning per failed check, at most one per worker and polling interval.
-    warnings = log.read_text().count("The due check failed")
-    assert 1 <= warnings <= 3 * 4 + 3
 
 
 needs_postgresql_and_redis = pytest.mark.skipif(
@@ -122,29 +129,15 @@ def test_a_redis_outage_during_traffic_leaves_every_response_200(tmp_path, setti
     settings.DJANGO_CRON = {"DATABASE": "postgresql"}
     redis = RedisServer()
     redis.start()
-    effects, log = tmp_path / "effects.log", tmp_path / "server.log"
-    effects.touch()
-    env = {
-        "DJANGO_CRON_TEST_EFFECTS": effects,
-        "DJANGO_CRON_TEST_REDIS_URL": redis.url,
-        **REDIS_LOCK,
-    }
     try:
-        with server("gunicorn-sync", "postgresql", log, **env) as port:
-            before = traffic(port, seconds=5)
-            ran_before = len(ticks(effects))
-            redis.stop()
-            during = traffic(port, seconds=4)
-            ran_during = len(ticks(effects)) - ran_before
-            redis.start()
-            after = traffic(port, seconds=10)
+        outage_during_traffic(
+            tmp_path,
+            redis.stop,
+            redis.start,
+            10,
+            DJANGO_CRON_TEST_REDIS_URL=redis.url,
+            **REDIS_LOCK,
+        )
     finally:
         if redis.process.poll() is None:
             redis.stop()
-    statuses = Counter(before + during + after)
-    assert statuses == {200: statuses.total()}
-    assert ran_before >= 1, log.read_text()
-    assert ran_during <= 1
-    assert len(ticks(effects)) > ran_before + ran_during, "jobs did not resume"
-    warnings = log.read_text().count("The due check failed")
-    assert 1 <= warnings <= 3 * 4 + 3
