@@ -32,6 +32,7 @@ def server_command(kind: str, port: int) -> list:
             "--threads",
             "4",
         ],
+        "runserver": [sys.executable, "-m", "django", "runserver", bind, "--noreload"],
         "uvicorn": [
             sys.executable,
             "-m",

@@ -180,7 +180,7 @@ if os.environ.get("DJANGO_CRON_TEST_AUTODISCOVER") == "0":
 # and the jobs of tests/serverapp.
 if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     INSTALLED_APPS.append("tests.serverapp")
-    MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
+    MIDDLEWARE = ["django_cron.middleware.CronMiddleware", *MIDDLEWARE]
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 
 # Subprocesses may lock through Redis instead of the database.

@@ -1,6 +1,6 @@
 """
 Real servers on loopback: gunicorn (sync and gthread workers) and uvicorn, each
-with several worker processes, under concurrent traffic, running the jobs of
+with several worker processes, and runserver, under concurrent traffic, running the jobs of
 tests/serverapp from the middleware.
 """
 
@@ -15,7 +15,7 @@ from django_cron.models import JobRun
 from tests.conftest import on_each_database
 from tests.servers import Proxy, RedisServer, server, traffic
 
-KINDS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn"]
+KINDS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn", "runserver"]
 
 
 def ticks(effects):
