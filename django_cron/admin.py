@@ -291,20 +291,14 @@ class JobStateAdmin(CronModelAdmin):
     @admin.action(description=_("Pause"), permissions=["change"])
     def pause(self, request, queryset):
         count = queryset.update(enabled=False)
-        self.message_user(
-            request,
-            ngettext("Paused %(count)d job.", "Paused %(count)d jobs.", count) % {"count": count},
-            messages.SUCCESS,
-        )
+        message = ngettext("Paused %(count)d job.", "Paused %(count)d jobs.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
     @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request, queryset):
         count = queryset.update(enabled=True)
-        self.message_user(
-            request,
-            ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count) % {"count": count},
-            messages.SUCCESS,
-        )
+        message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 RUN_FIELDS = [

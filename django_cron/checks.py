@@ -29,7 +29,7 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     else:
-        errors.extend(_check_lock_cache(path, backend))
+        errors.extend(_check_lock_cache(backend))
     if not settings.USE_TZ:
         errors.append(
             Error(
@@ -50,7 +50,7 @@ LOCAL_CACHES = (
 )
 
 
-def _check_lock_cache(path, backend):
+def _check_lock_cache(backend):
     """Check the cache alias that a cache-based lock backend names."""
     needs = getattr(backend, "needs_cache", None)
     if needs is None:

@@ -158,14 +158,21 @@ def test_the_check_logs_and_swallows_an_outage(registry, settings, caplog):
 # Ping -------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("method", ["get", "post", "head"])
-def test_a_good_ping_answers_with_a_summary_and_runs_due_jobs_after(registry, method):
+@pytest.fixture
+def due_job(registry):
+    """A job the runner has seen (through one ping) and that is due now."""
     registry.register(lambda: record("job"), name="job", every=60)
     client = Client()
     client.get(f"/cron/ping/{KEY}/")
     make_due("job")
     CALLS.clear()
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post", "head"])
+def test_a_good_ping_answers_with_a_summary_and_runs_due_jobs_after(due_job, method):
+    client = due_job
     response = getattr(client, method)(f"/cron/ping/{KEY}/")
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
@@ -183,12 +190,8 @@ def test_a_good_ping_answers_with_a_summary_and_runs_due_jobs_after(registry, me
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["wrong-key-0000000000000", KEY[:-1], KEY + "x", "x", KEY.upper()])
-def test_a_wrong_ping_key_gets_404_and_runs_nothing(registry, key):
-    registry.register(lambda: record("job"), name="job", every=60)
-    client = Client()
-    client.get(f"/cron/ping/{KEY}/")
-    make_due("job")
-    CALLS.clear()
+def test_a_wrong_ping_key_gets_404_and_runs_nothing(due_job, key):
+    client = due_job
     assert client.get(f"/cron/ping/{key}/").status_code == 404
     assert client.post(f"/cron/ping/{key}/").status_code == 404
     assert CALLS == []
