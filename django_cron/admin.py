@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import conf
-from .health import FAILING, OK, OVERDUE, PAUSED, JobOverview, health
+from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
 from .models import JobRun, JobState
 from .registry import cronScheduler
 from .trigger import run_in_background
@@ -31,6 +31,7 @@ HEALTH_CHOICES = [
     (OVERDUE, _("overdue")),
     (FAILING, _("failing")),
     (PAUSED, _("paused")),
+    (BROKEN, _("broken")),
     (NOT_REGISTERED, _("not registered")),
 ]
 STATUS_LABELS = dict(JobRun.Status.choices)
@@ -164,6 +165,7 @@ class JobStateAdmin(CronModelAdmin):
                     "last_error",
                     "consecutive_failures",
                     "alerted",
+                    "alert_pending",
                     "retry_slot",
                     "retry_attempt",
                 ]
@@ -220,6 +222,8 @@ class JobStateAdmin(CronModelAdmin):
         label = dict(HEALTH_CHOICES).get(value, value)
         if value == FAILING and obj.last_error:
             return format_html('<span title="{}">{}</span>', obj.last_error, label)
+        if value == BROKEN:
+            return format_html("{}: {}", label, cronScheduler.get(obj.name).problem)
         return label
 
     @admin.display(description=_("last runs"))

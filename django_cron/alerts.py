@@ -1,6 +1,11 @@
 """
 Telling people about a job: mail to ADMINS when it keeps failing and when it
 recovers, and outbound pings in the style of healthchecks.io and Cronitor.
+
+An alert is decided once, by a conditional UPDATE, and then waits on the job's
+state row (``alert_pending``) until a mail goes out: one that cannot be sent
+is tried again at each later pass, and a mail server that is down never
+breaks a run.
 """
 
 import logging
@@ -14,30 +19,85 @@ from .models import JobRun, JobState
 
 logger = logging.getLogger("django_cron")
 
+FAILING = "failing"
+RECOVERED = "recovered"
 
-def record_outcome(definition, state_pk, run, using) -> None:
-    """Count failures in a row; mail ADMINS once when they reach the limit, once on recovery."""
-    states = JobState.objects.using(using).filter(pk=state_pk)
-    if run.status == JobRun.Status.OK:
-        # Conditional, so that of two processes one mails about the recovery.
-        if states.filter(alerted=True).update(consecutive_failures=0, alerted=False):
-            mail_admins(
-                f"[cron] {definition.name} recovered",
-                f"{definition.name} ran fine at {run.started_at:%Y-%m-%d %H:%M:%S %Z} "
-                "after failing.",
-            )
-        else:
+
+def _states(pk):
+    return JobState.objects.using(conf.database()).filter(pk=pk)
+
+
+def count(definition, state_pk, status: str) -> None:
+    """
+    Count the job's failures in a row. Decide an alert when they reach the
+    job's ``alert_after``, and one when the job succeeds after an alert; then
+    try to send it.
+    """
+    states = _states(state_pk)
+    if status == JobRun.Status.OK:
+        # Conditional, so that of two processes one decides the recovery alert.
+        if not states.filter(alerted=True).update(
+            consecutive_failures=0, alerted=False, alert_pending=RECOVERED
+        ):
             states.update(consecutive_failures=0)
-        return
-    states.update(consecutive_failures=F("consecutive_failures") + 1)
-    limit = definition.alert_after
-    if limit and states.filter(consecutive_failures__gte=limit, alerted=False).update(alerted=True):
-        failures = states.values_list("consecutive_failures", flat=True).first()
-        mail_admins(
-            f"[cron] {definition.name} failed {failures} times in a row",
-            f"{definition.name} has failed {failures} times in a row. The last error:\n\n"
-            f"{run.error}\n\n{run.traceback}",
-        )
+            return
+    else:
+        states.update(consecutive_failures=F("consecutive_failures") + 1)
+        limit = definition.alert_after
+        if not limit or not states.filter(consecutive_failures__gte=limit, alerted=False).update(
+            alerted=True, alert_pending=FAILING
+        ):
+            return
+    send(definition.name, state_pk)
+
+
+def send(name: str, state_pk, retry: bool = False) -> bool:
+    """
+    Send the alert waiting on the job's state, if any; return whether one went out.
+
+    The first failure to send is logged as a warning; the retries of later
+    passes log at debug level, so a mail server that is down for a day does
+    not fill the logs.
+    """
+    states = _states(state_pk)
+    state = states.first()
+    if state is None or not state.alert_pending:
+        return False
+    kind = state.alert_pending
+    # Taken by one process: another pass running meanwhile does not send it too.
+    if not states.filter(alert_pending=kind).update(alert_pending=""):
+        return False
+    try:
+        mail_admins(*_mail(name, state, kind))
+    except Exception as exc:
+        # Back in the queue, unless a newer alert (a recovery) took its place.
+        states.filter(alert_pending="").update(alert_pending=kind)
+        log = logger.debug if retry else logger.warning
+        log("The %s alert about %s could not be sent (%r); each pass tries again.", kind, name, exc)
+        return False
+    if retry:
+        logger.info("The %s alert about %s was sent after all.", kind, name)
+    return True
+
+
+def _mail(name, state, kind):
+    if kind == RECOVERED:
+        when = f"{state.last_run_at:%Y-%m-%d %H:%M:%S %Z}" if state.last_run_at else "last run"
+        return f"[cron] {name} recovered", f"{name} ran fine at {when} after failing."
+    failures = state.consecutive_failures
+    last = (
+        JobRun.objects.using(conf.database())
+        .filter(job_id=state.pk)
+        .exclude(status__in=[JobRun.Status.OK, JobRun.Status.RUNNING, JobRun.Status.QUEUED])
+        .order_by("-started_at", "-pk")
+        .values_list("error", "traceback")
+        .first()
+    )
+    error, trace = last or (state.last_error, "")
+    return (
+        f"[cron] {name} failed {failures} times in a row",
+        f"{name} has failed {failures} times in a row. The last error:\n\n{error}\n\n{trace}",
+    )
 
 
 def ping(definition, event: str, body: str = "") -> None:

@@ -14,6 +14,7 @@ OVERDUE = "overdue"
 FAILING = "failing"
 PAUSED = "paused"
 NEW = "new"
+BROKEN = "broken"
 
 BAD_STATUSES = (JobRun.Status.FAILED, JobRun.Status.TIMED_OUT, JobRun.Status.LOST)
 
@@ -22,11 +23,16 @@ def health(definition, state, now: datetime) -> str:
     """
     Return the health of one job.
 
-    "failing" if its last run failed or was lost, "overdue" if it is due
-    longer ago than DJANGO_CRON["GRACE"] seconds, "paused" if disabled, "new"
-    if the runner has not seen it yet, else "ok".
+    "broken" if it cannot run at all (``definition.problem``, which manage.py
+    check reports too), "paused" if disabled, "new" if the runner has not seen
+    it yet, "failing" if its last run failed or was lost, "overdue" if it is
+    due longer ago than DJANGO_CRON["GRACE"] seconds, else "ok".
     """
-    if not definition.enabled or (state is not None and not state.enabled):
+    if not definition.enabled:
+        return PAUSED
+    if definition.problem is not None:
+        return BROKEN
+    if state is not None and not state.enabled:
         return PAUSED
     if state is None:
         return NEW
@@ -39,7 +45,7 @@ def health(definition, state, now: datetime) -> str:
 
 
 def is_healthy(status: str) -> bool:
-    return status not in (OVERDUE, FAILING)
+    return status not in (OVERDUE, FAILING, BROKEN)
 
 
 @dataclass

@@ -146,6 +146,27 @@ class JobDefinition:
             return Interval(every)
         return Cron(expression, self.timezone)
 
+    @cached_property
+    def problem(self) -> str | None:
+        """
+        Return why the job cannot run, or None. ``manage.py check``, the runner
+        and the health reports all ask this, so they agree.
+        """
+        from .models import JobState
+
+        limit = JobState._meta.get_field("name").max_length
+        if len(self.name) > limit:
+            return f"its name is longer than {limit} characters"
+        try:
+            self.schedule.validate()
+        except Exception as exc:
+            return str(exc)
+        return None
+
+    def mark_broken(self, reason: str) -> None:
+        """Record that the job cannot run after all: the runner found out while planning it."""
+        self.__dict__["problem"] = reason
+
     @property
     def lease(self) -> timedelta:
         seconds = self._option("lease") or conf.get("LEASE")

@@ -27,12 +27,12 @@ class CronMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         response = self.get_response(request)
-        if time.time() >= trigger.next_check and trigger.claim():
+        if time.time() >= trigger.next_check and trigger.take_turn():
             trigger.after(response, request)
         return response
 
     async def __acall__(self, request):
         response = await self.get_response(request)
-        if time.time() >= trigger.next_check and trigger.claim():
+        if time.time() >= trigger.next_check and trigger.take_turn():
             trigger.after(response, request)
         return response

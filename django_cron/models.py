@@ -26,8 +26,10 @@ class JobState(models.Model):
     last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
-    # Whether ADMINS were mailed about the current run of failures.
+    # Whether ADMINS were told about the current run of failures.
     alerted = models.BooleanField(_("alert sent"), default=False)
+    # An alert not sent yet ("failing" or "recovered"): each pass tries it until it goes out.
+    alert_pending = models.CharField(_("alert pending"), max_length=16, blank=True)
     # A failed slot waiting for its retry: which slot, and which attempt comes next.
     retry_slot = models.DateTimeField(_("retrying slot"), null=True, blank=True)
     retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)
@@ -59,6 +61,8 @@ class JobRun(models.Model):
     duration = models.FloatField(_("duration (s)"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     owner = models.CharField(_("owner"), max_length=100, blank=True)
+    # While running: when the run counts as dead unless its heartbeat extends this.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     forced = models.BooleanField(_("forced"), default=False)
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     error = models.TextField(_("error"), blank=True)
@@ -72,6 +76,8 @@ class JobRun(models.Model):
         indexes = [
             models.Index(fields=["job", "-started_at"], name="django_cron_run_job_idx"),
             models.Index(fields=["started_at"], name="django_cron_run_started_idx"),
+            # The sweep's search for running runs whose lease expired.
+            models.Index(fields=["status", "lease_until"], name="django_cron_run_lease_idx"),
         ]
         verbose_name = _("run")
         verbose_name_plural = _("runs")

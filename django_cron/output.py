@@ -1,42 +1,57 @@
 """
-Capture what a job prints, per thread.
+Capture what a job prints.
 
-``sys.stdout`` and ``sys.stderr`` are process-wide, and jobs in other threads
-(gthread workers, the middleware's background thread, the admin's run now) may
-print at the same time. So the streams are replaced, once, by proxies that
-send a thread's writes to that thread's buffer while it captures, and
-everything else on to the real stream.
+``sys.stdout`` and ``sys.stderr`` belong to the whole process, and jobs in other
+threads (gthread workers, the middleware's background thread, the admin's run
+now) may print at the same time. So while any job captures, the streams are
+stood in for by proxies that send a job's writes to that job's buffer, and
+everything else on to the real stream; when the last capture ends, the real
+streams are put back.
+
+The buffer is found through a context variable, not a thread-local: an
+``async def`` job runs on an event loop in another thread, and asgiref carries
+the context over to it.
 """
 
-import io
 import sys
 import threading
 from contextlib import contextmanager
-
-_local = threading.local()
-_install_lock = threading.Lock()
+from contextvars import ContextVar
 
 TRUNCATED = "\n[output truncated]\n"
 
+_buffer = ContextVar("django_cron_output", default=None)
+_lock = threading.Lock()
+_captures = 0
 
-class _ThreadStream(io.TextIOBase):
-    def __init__(self, stream, name):
-        self._stream = stream
-        self._name = name
+
+class StreamProxy:
+    """
+    Stand in for a process stream: writes go to the capturing job's buffer, if
+    any. Everything else (fileno, encoding, isatty, buffer, ...) is the real
+    stream's, so code that needs a real file keeps working meanwhile.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
 
     def write(self, text):
-        buffer = getattr(_local, "buffer", None)
+        buffer = _buffer.get()
         if buffer is None:
-            return self._stream.write(text)
+            return self.stream.write(text)
         buffer.add(text)
         return len(text)
 
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
     def flush(self):
-        if getattr(_local, "buffer", None) is None:
-            self._stream.flush()
+        if _buffer.get() is None:
+            self.stream.flush()
 
     def __getattr__(self, name):
-        return getattr(self._stream, name)
+        return getattr(self.stream, name)
 
 
 class CappedBuffer:
@@ -60,21 +75,36 @@ class CappedBuffer:
         return "".join(self.parts) + (TRUNCATED if self.truncated else "")
 
 
-def _install():
-    with _install_lock:
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if not isinstance(stream, _ThreadStream):
-                setattr(sys, name, _ThreadStream(stream, name))
+def _stand_in():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, StreamProxy):
+            setattr(sys, name, StreamProxy(stream))
+
+
+def _put_back():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        # Only our own proxy: a stream someone set meanwhile stays.
+        if isinstance(stream, StreamProxy):
+            setattr(sys, name, stream.stream)
 
 
 @contextmanager
 def capture(limit: int):
-    """Collect what this thread writes to stdout and stderr into a CappedBuffer."""
-    _install()
-    outer = getattr(_local, "buffer", None)
-    _local.buffer = buffer = CappedBuffer(limit)
+    """Collect what the block writes to stdout and stderr into a CappedBuffer."""
+    global _captures
+    with _lock:
+        if _captures == 0:
+            _stand_in()
+        _captures += 1
+    buffer = CappedBuffer(limit)
+    token = _buffer.set(buffer)
     try:
         yield buffer
     finally:
-        _local.buffer = outer
+        _buffer.reset(token)
+        with _lock:
+            _captures -= 1
+            if _captures == 0:
+                _put_back()

@@ -86,7 +86,14 @@ class Schedule:
     zoned = False
 
     def validate(self) -> None:
-        """Raise ValueError if the schedule cannot run (checked by manage.py check)."""
+        """
+        Raise ValueError if the schedule cannot run. ``manage.py check`` and the
+        runner both ask; subclasses that check more call this too.
+        """
+        try:
+            self.next_after(datetime.now(dt_timezone.utc))
+        except Exception as exc:
+            raise ValueError(f"it never comes due ({exc})") from exc
 
     def describe(self) -> str:
         """Return the schedule in words."""

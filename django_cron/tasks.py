@@ -16,7 +16,6 @@ except ImportError:  # Django < 6.0
 
 from . import conf
 from .models import JobRun
-from .registry import cronScheduler
 
 
 def available() -> bool:
@@ -25,13 +24,9 @@ def available() -> bool:
 
 def run_claimed(name: str, run_id: int) -> str:
     """Run a job the runner claimed and queued; return the run's status."""
-    from .runner import finish
+    from .runner import run_queued
 
-    definition = cronScheduler.get(name)
-    run = JobRun.objects.using(conf.database()).select_related("job").get(pk=run_id)
-    run.status = JobRun.Status.RUNNING
-    finish(definition, run)
-    return run.status
+    return run_queued(name, run_id)
 
 
 # Decorated in place, as @task would be: backends find a task again through

@@ -42,7 +42,7 @@ class Trigger:
         self._thread = None
         self._failures = 0
 
-    def claim(self) -> bool:
+    def take_turn(self) -> bool:
         """Return True to one caller per check in this process, and push the next back."""
         if not self._mutex.acquire(blocking=False):
             return False

@@ -55,15 +55,43 @@ def clear_effects():
 
 @contextlib.contextmanager
 def no_queries():
-    """Fail on any query, on any database, inside the block."""
+    """
+    Fail if anything queries any database inside the block.
 
-    def refuse(execute, sql, params, many, context):
-        raise AssertionError(f"unexpected query: {sql}")
+    The queries are collected and asserted on at the end, not refused as they
+    come: code that swallows exceptions (a response closer, the due check)
+    would swallow the refusal too.
+    """
+    queries = []
+
+    def collect(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
 
     with contextlib.ExitStack() as stack:
         for alias in django_settings.DATABASES:
-            stack.enter_context(connections[alias].execute_wrapper(refuse))
+            stack.enter_context(connections[alias].execute_wrapper(collect))
         yield
+    assert queries == [], f"unexpected queries: {queries}"
+
+
+@contextlib.contextmanager
+def before_first_update(alias, action):
+    """
+    Call ``action()`` once, just before the next UPDATE on ``alias`` in this
+    thread: another process acting between a read and the write that follows it.
+    """
+    done = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not done and sql.lstrip().upper().startswith("UPDATE"):
+            done.append(sql)
+            action()
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(wrapper):
+        yield
+    assert done, "no UPDATE ran"
 
 
 def subprocess_env(alias, **extra):

@@ -45,14 +45,14 @@ def race(folder, rounds):
         (folder / f"done-{number}-{os.getpid()}").touch()
 
 
-def hang(started):
+def hang(started, max_running="1"):
     """Claim a job with a one-second lease and hang inside it until killed."""
 
     def body():
         Path(started).touch()
         time.sleep(120)
 
-    register(body, name="hang.job", every=3600, lease=1)
+    register(body, name="hang.job", every=3600, lease=1, max_running=int(max_running))
     run_due(["hang.job"], force=True)
 
 

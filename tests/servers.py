@@ -91,15 +91,16 @@ def _answers(port):
         return False
 
 
-def traffic(ports, seconds, concurrency=8, path="/"):
+def traffic(ports, seconds, concurrency=8, paths=("/",)):
     """Send requests from ``concurrency`` threads for ``seconds``; return the statuses.
 
-    ``ports`` is one port or a list, which the threads share out.
+    ``ports`` is one port or a list, and ``paths`` a list of paths: the threads
+    share them out.
     """
     ports = ports if isinstance(ports, list) else [ports]
     statuses, deadline = [], time.monotonic() + seconds
 
-    def client(port):
+    def client(port, path):
         while time.monotonic() < deadline:
             try:
                 statuses.append(get(port, path)[0])
@@ -107,7 +108,8 @@ def traffic(ports, seconds, concurrency=8, path="/"):
                 statuses.append(repr(exc))
 
     threads = [
-        threading.Thread(target=client, args=(ports[i % len(ports)],)) for i in range(concurrency)
+        threading.Thread(target=client, args=(ports[i % len(ports)], paths[i % len(paths)]))
+        for i in range(concurrency)
     ]
     for thread in threads:
         thread.start()

@@ -51,6 +51,20 @@ class LockBackendTests:
         time.sleep(SHORT.total_seconds() * 2)  # past the first expiry: still held
         assert lock.acquire("k", LONG) is None
 
+    def test_extend_sets_the_time_to_live_it_is_given_not_more(self, lock):
+        token = lock.acquire("k", LONG)
+        assert lock.extend("k", token, SHORT) is True
+        # The lease now ends SHORT after the extension, not LONG + SHORT.
+        wait_for(lambda: lock.acquire("k", LONG), timeout=10, message="the shortened lease")
+
+    def test_long_keys_work_and_stay_apart(self, lock):
+        first, second = "job:" + "n" * 300 + "#1", "job:" + "n" * 300 + "#2"
+        token = lock.acquire(first, LONG)
+        assert token and lock.acquire(second, LONG)
+        assert lock.acquire(first, LONG) is None
+        assert lock.extend(first, token, LONG) and lock.release(first, token)
+        assert lock.acquire(first, LONG)
+
     def test_extend_fails_once_the_lease_was_lost(self, lock):
         token = lock.acquire("k", SHORT)
         wait_for(lambda: lock.acquire("k", LONG), timeout=10, message="expiry")

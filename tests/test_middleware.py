@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient, Client
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import AsyncClient, Client, RequestFactory
 from django.utils import timezone
 
+from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState
-from django_cron.trigger import trigger
+from django_cron.trigger import GATE, trigger
 from tests.conftest import no_queries, wait_for
 from tests.effects import CALLS, record
 
@@ -23,11 +25,11 @@ MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
 def fresh_trigger(settings):
     settings.MIDDLEWARE = MIDDLEWARE
     settings.DJANGO_CRON = {"PING_KEY": KEY, "POLLING_FREQUENCY": 60}
-    trigger.next_check, trigger._gate_token = 0.0, None
+    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
     yield
     if trigger._thread is not None:
         trigger._thread.join(timeout=30)
-    trigger.next_check, trigger._gate_token = 0.0, None
+    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
 
 
 def make_due(*names):
@@ -95,6 +97,40 @@ def test_the_gate_lets_one_process_per_interval_through(registry):
 
 
 @pytest.mark.django_db
+def test_a_check_refused_by_the_gate_waits_a_polling_interval_before_the_next(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)
+    get_lock().acquire(GATE, timedelta(minutes=5))  # another process's turn
+    trigger._gate_token = None
+    client.get("/")
+    # The next request does not ask the lock again at once.
+    assert trigger.next_check >= time.time() + 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_run_when_the_server_closes_the_response_not_before(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    handler = WSGIHandler()
+    environ = RequestFactory().get("/").environ
+    started = []
+
+    def serve():
+        response = handler(environ, lambda status, headers: started.append(status))
+        body = b"".join(response)
+        assert CALLS == [("view", (), {})], "a job ran before the response was sent"
+        response.close()
+        return body
+
+    serve()  # the runner sees the job
+    trigger.next_check = 0.0
+    make_due("job")
+    CALLS.clear()
+    assert serve() == b"hello" and started == ["200 OK", "200 OK"]
+    assert CALLS == [("view", (), {}), ("job", (), {})]
+
+
+@pytest.mark.django_db
 def test_a_spent_budget_leaves_the_other_jobs_for_the_next_request(registry, settings):
     settings.DJANGO_CRON = {**settings.DJANGO_CRON, "BUDGET": 0.05}
     for name in ("first", "second"):
@@ -143,15 +179,18 @@ def test_under_asgi_jobs_run_in_a_thread_not_on_the_event_loop(registry):
     assert threads == ["django_cron"]
 
 
-@pytest.mark.django_db
-def test_the_check_logs_and_swallows_an_outage(registry, settings, caplog):
+# The outage tests take no django_db mark: under one, Django's test case refuses
+# every alias it does not own before connecting. Here the connection to a port
+# where no database listens is attempted for real, and refused.
+
+
+def test_the_check_logs_and_swallows_an_outage(registry, settings, caplog, django_db_blocker):
     registry.register(lambda: record("job"), name="job", every=60)
-    # A real connection attempt to a port where no database listens.
     settings.DJANGO_CRON = {**settings.DJANGO_CRON, "LOCK_OPTIONS": {"using": "offline"}}
-    with caplog.at_level(logging.WARNING, logger="django_cron"):
+    with django_db_blocker.unblock(), caplog.at_level(logging.WARNING, logger="django_cron"):
         response = Client().get("/")
     assert response.status_code == 200 and response.content == b"hello"
-    assert "The due check failed; next try in 60s" in caplog.text
+    assert "The due check failed; next try in 60s: OperationalError" in caplog.text
     assert trigger.next_check > time.time() + 50
 
 
@@ -182,9 +221,23 @@ def test_a_good_ping_answers_with_a_summary_and_runs_due_jobs_after(due_job, met
             "ok": 1,
             "overdue": 0,
             "failing": 0,
+            "broken": 0,
             "paused": 0,
             "new": 0,
         }
+    assert CALLS == [("job", (), {})]
+
+
+@pytest.mark.django_db
+def test_a_ping_runs_due_jobs_while_another_process_holds_the_poll_gate(due_job):
+    client = due_job
+    lock = get_lock()
+    if trigger._gate_token:
+        lock.release(GATE, trigger._gate_token)
+    trigger._gate_token = None
+    assert lock.acquire(GATE, timedelta(minutes=5))  # another process's turn
+    trigger.next_check = time.time() + 60  # and this process's middleware is not due
+    assert client.get(f"/cron/ping/{KEY}/").status_code == 200
     assert CALLS == [("job", (), {})]
 
 
@@ -249,6 +302,7 @@ def test_status_is_200_when_healthy_and_503_when_a_job_fails(registry):
         "ok": 1,
         "overdue": 0,
         "failing": 1,
+        "broken": 0,
         "paused": 0,
         "new": 0,
     }
@@ -265,8 +319,9 @@ def test_status_shows_job_details_only_with_the_key(registry):
     assert job["health"] == "ok" and job["next_run"].startswith("20")
 
 
-@pytest.mark.django_db
-def test_checks_back_off_while_the_lock_store_is_down(registry, settings, caplog):
+def test_checks_back_off_while_the_lock_store_is_down(
+    registry, settings, caplog, django_db_blocker
+):
     registry.register(lambda: record("job"), name="job", every=60)
     settings.DJANGO_CRON = {
         **settings.DJANGO_CRON,
@@ -274,11 +329,18 @@ def test_checks_back_off_while_the_lock_store_is_down(registry, settings, caplog
         "LOCK_OPTIONS": {"using": "offline"},
     }
     delays = []
-    for _ in range(8):
-        trigger.check()
-        delays.append(round(trigger.next_check - time.time()))
+    with django_db_blocker.unblock():
+        for _ in range(8):
+            trigger.check()
+            delays.append(round(trigger.next_check - time.time()))
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
-    assert caplog.text.count("The due check failed") == 8
-    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "LOCK_OPTIONS": {}}
+    assert caplog.text.count("The due check failed; next try in") == 8
+    assert caplog.text.count("OperationalError") == 8
+
+
+@pytest.mark.django_db
+def test_a_check_that_passes_ends_the_back_off(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    trigger._failures = 5
     trigger.check()
-    assert trigger._failures == 0
+    assert trigger._failures == 0 and trigger.next_check > time.time() + 50

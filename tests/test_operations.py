@@ -15,7 +15,7 @@ from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
 from django_cron.signals import job_failed, job_started, job_succeeded
 from tests.conftest import wait_for
-from tests.effects import CALLS, record
+from tests.effects import CALLS, Flaky, record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,18 +28,6 @@ def make_due(name):
 def run_when_due(name):
     make_due(name)
     return run_due([name]).runs
-
-
-class Flaky:
-    """A job body that fails while ``failing`` is true."""
-
-    def __init__(self):
-        self.failing = True
-
-    def __call__(self):
-        record("flaky")
-        if self.failing:
-            raise ValueError("still broken")
 
 
 # Signals ----------------------------------------------------------------------

@@ -109,6 +109,27 @@ def test_a_killed_run_is_recorded_lost_after_its_lease_and_the_next_slot_runs(
     assert run.status == "ok"
 
 
+def test_a_killed_run_among_concurrent_runs_is_recorded_lost(alias, tmp_path, registry):
+    started = tmp_path / "started"
+    process = start(["hang", str(started), "2"], alias)
+    wait_for(lambda: started.exists() or process.poll() is not None, timeout=60)
+    assert started.exists(), process.communicate()[1]
+    # A second run of the same job, allowed to overlap the first, runs and ends here.
+    registry.register(lambda: None, name="hang.job", every=3600, lease=1, max_running=2)
+    (second,) = run_due(["hang.job"], force=True).runs
+    assert second.status == "ok"
+    process.kill()
+    process.wait(timeout=30)
+    dead = JobRun.objects.using(alias).exclude(pk=second.pk).get(job__name="hang.job")
+
+    def swept():
+        run_due(["hang.job"])
+        return JobRun.objects.using(alias).get(pk=dead.pk).status == "lost"
+
+    wait_for(swept, timeout=15, message="the killed run to be recorded as lost")
+    assert JobRun.objects.using(alias).get(pk=second.pk).status == "ok"
+
+
 def test_worker_finishes_the_running_job_then_stops_on_sigterm(alias, tmp_path):
     effects = tmp_path / "effects.log"
     started = tmp_path / "started"

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django_cron import Job
 from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState
-from django_cron.runner import run_due, sweep_lost
+from django_cron.runner import run_due
+from django_cron.runs import sweep
 from django_cron.signals import cron_done
 from tests.conftest import on_each_database, wait_for
 from tests.effects import CALLS, record
@@ -172,13 +173,17 @@ def test_an_expired_lease_is_recorded_as_lost_and_the_job_goes_on(alias, registr
     registry.register(lambda: record("tick"), name="tick", every=60)
     run_due()
     state = states(alias).get(name="tick")
+    expired = timezone.now() - timedelta(seconds=1)
     dead = JobRun.objects.using(alias).create(
-        job=state, scheduled_for=timezone.now(), started_at=timezone.now(), status="running"
+        job=state,
+        scheduled_for=timezone.now(),
+        started_at=timezone.now(),
+        status="running",
+        owner="dead:1:x",
+        lease_until=expired,
     )
     states(alias).filter(pk=state.pk).update(
-        lease_owner="dead:1:x",
-        lease_until=timezone.now() - timedelta(seconds=1),
-        current_run=dead,
+        lease_owner="dead:1:x", lease_until=expired, current_run=dead
     )
     make_due(alias, "tick")
     result = run_due()
@@ -271,7 +276,7 @@ def _hold_for(alias, seconds, seen):
         time.sleep(seconds)
         lock = get_lock()
         seen["lock_taken_by_another"] = lock.acquire("job:long", timedelta(seconds=60)) is not None
-        seen["swept"] = sweep_lost(timezone.now())
+        seen["swept"] = sweep(timezone.now())
 
     return body
 

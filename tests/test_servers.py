@@ -28,8 +28,11 @@ def test_each_due_slot_runs_once_and_every_response_is_200(kind, alias, cron_db,
     effects = tmp_path / "effects.log"
     effects.touch()
     with server(kind, alias, tmp_path / "server.log", DJANGO_CRON_TEST_EFFECTS=effects) as port:
-        statuses = traffic(port, seconds=7)
-    assert Counter(statuses) == {200: len(statuses)}
+        # Half the requests ask a view that fails if a job left its time zone,
+        # language or crippled streams in the worker.
+        statuses = traffic(port, seconds=7, paths=["/", "/clean/"])
+    log = (tmp_path / "server.log").read_text()
+    assert Counter(statuses) == {200: len(statuses)}, log
     runs = JobRun.objects.using(alias).filter(job__name="server.tick")
     slots = list(runs.values_list("scheduled_for", flat=True))
     assert len(slots) >= 2, (tmp_path / "server.log").read_text()
@@ -41,6 +44,12 @@ def test_each_due_slot_runs_once_and_every_response_is_200(kind, alias, cron_db,
     # A failing job fails every time and never touches a response.
     failed = JobRun.objects.using(alias).filter(job__name="server.fail")
     assert failed.count() >= 2 and set(failed.values_list("status", flat=True)) == {"failed"}
+    # A job that calls sys.exit() is a failed run like any other; the server never sees it.
+    exits = JobRun.objects.using(alias).filter(job__name="server.exit")
+    assert exits.count() >= 2 and set(exits.values_list("status", flat=True)) == {"failed"}
+    assert "Error handling request" not in log and "Exception in ASGI" not in log, log
+    meddled = JobRun.objects.using(alias).filter(job__name="server.meddle")
+    assert meddled.count() >= 2 and set(meddled.values_list("output", flat=True)) == {"meddled\n"}
 
 
 def outage_during_traffic(tmp_path, stop, restart, recovery_seconds, **env):

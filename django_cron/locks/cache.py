@@ -2,7 +2,10 @@ import math
 
 from django.core.cache import caches
 
-from .base import BaseLock, new_token
+from .base import BaseLock, fit_key, new_token
+
+# memcached refuses keys over 250 bytes, and Django adds its prefix and version.
+KEY_LENGTH = 200
 
 
 class CacheLock(BaseLock):
@@ -34,16 +37,19 @@ class CacheLock(BaseLock):
         # Caches count whole seconds (memcached only knows integers).
         return max(1, math.ceil(ttl.total_seconds()))
 
+    def _key(self, key):
+        return fit_key(self.prefix + key, KEY_LENGTH)
+
     def acquire(self, key, ttl):
         token = new_token()
-        return token if self.cache.add(self.prefix + key, token, self._timeout(ttl)) else None
+        return token if self.cache.add(self._key(key), token, self._timeout(ttl)) else None
 
     def extend(self, key, token, ttl):
-        if self.cache.get(self.prefix + key) != token:
+        if self.cache.get(self._key(key)) != token:
             return False
-        return self.cache.touch(self.prefix + key, self._timeout(ttl))
+        return self.cache.touch(self._key(key), self._timeout(ttl))
 
     def release(self, key, token):
-        if self.cache.get(self.prefix + key) != token:
+        if self.cache.get(self._key(key)) != token:
             return False
-        return self.cache.delete(self.prefix + key)
+        return self.cache.delete(self._key(key))

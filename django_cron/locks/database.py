@@ -3,7 +3,9 @@ from django.db import IntegrityError, transaction
 from .. import conf
 from ..clock import DbNow, db_now_plus
 from ..models import Lock
-from .base import BaseLock, new_token
+from .base import BaseLock, fit_key, new_token
+
+KEY_LENGTH = Lock._meta.get_field("key").max_length
 
 
 class DatabaseLock(BaseLock):
@@ -22,6 +24,7 @@ class DatabaseLock(BaseLock):
         return Lock.objects.using(self.using)
 
     def acquire(self, key, ttl):
+        key = fit_key(key, KEY_LENGTH)
         token = new_token()
         expires = db_now_plus(ttl)
         if (
@@ -38,6 +41,7 @@ class DatabaseLock(BaseLock):
         return token
 
     def extend(self, key, token, ttl):
+        key = fit_key(key, KEY_LENGTH)
         return bool(
             self._locks()
             .filter(key=key, token=token, expires_at__gte=DbNow())
@@ -45,4 +49,5 @@ class DatabaseLock(BaseLock):
         )
 
     def release(self, key, token):
+        key = fit_key(key, KEY_LENGTH)
         return bool(self._locks().filter(key=key, token=token).delete()[0])

@@ -1,0 +1,341 @@
+"""
+The life of a run, in one place.
+
+::
+
+                claim                      finish: status=running AND owner=me
+    due ──────────────────► running ───────────────────► ok | failed | timeout
+     │                        │
+     │ claim, enqueued        └────────────────────────► lost
+     └──► queued ──take──► running ...     sweep: status=running AND owner AND lease expired
+
+Every arrow is one UPDATE conditional on what its writer saw, which either
+wins or changes nothing; no other module writes a run's status. So:
+
+* a slot runs once: the claim moves the job's ``next_run_at`` on from the value
+  the claimer read, only while no live lease is held, by the database's clock;
+* a run ends in exactly one final state: the finish and the sweep both require
+  ``status=running`` and the run's owner, so whichever comes second changes
+  nothing. A finish that comes after the sweep (the process was alive after
+  all, only too slow to beat) keeps ``lost`` and adds what really happened to
+  the run: its output, duration and outcome, "finished late". It leaves the
+  job's state alone, which has moved on;
+* nothing stays stuck: each running run holds a lease (``lease_until`` on the
+  run, and on the job's state while one run at a time is allowed), extended by
+  the heartbeat while its process lives, and swept as lost once it expires.
+
+The job's lock (lock backend, ``max_running`` slots) only keeps runs from
+overlapping; exactness never depends on it.
+"""
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from . import alerts, conf
+from .clock import DbNow, PassClock, db_now_plus
+from .locks import get_lock
+from .locks.base import new_token
+from .models import JobRun, JobState
+from .registry import cronScheduler
+
+logger = logging.getLogger("django_cron")
+
+LOST_ERROR = "The process running this job stopped before it finished: its lease expired."
+
+
+class CannotPlan(Exception):
+    """The job's schedule failed to say when the job runs next: the job is broken."""
+
+
+def _states():
+    return JobState.objects.using(conf.database())
+
+
+def _runs():
+    return JobRun.objects.using(conf.database())
+
+
+class JobLock:
+    """
+    One of the job's ``max_running`` slots in the lock backend, held from
+    before the claim until the run has ended (lock-at-most-for its lease, and
+    at least MIN_LEASE when it ran).
+    """
+
+    def __init__(self, definition):
+        self.definition = definition
+        self.lock = get_lock()
+        self.key = self.token = None
+        self._taken_at = None
+
+    def acquire(self) -> bool:
+        for index in range(self.definition.max_running):
+            key = f"job:{self.definition.name}" + (f"#{index + 1}" if index else "")
+            token = self.lock.acquire(key, self.definition.lease)
+            if token is not None:
+                self.key, self.token = key, token
+                self._taken_at = time.monotonic()
+                return True
+        return False
+
+    def extend(self) -> bool:
+        return self.lock.extend(self.key, self.token, self.definition.lease)
+
+    def release(self, ran: bool) -> None:
+        """Free the slot; after a run, keep it until MIN_LEASE has passed since the claim."""
+        remaining = conf.get("MIN_LEASE") - (time.monotonic() - self._taken_at)
+        if ran and remaining > 0:
+            self.lock.extend(self.key, self.token, timedelta(seconds=remaining))
+        else:
+            self.lock.release(self.key, self.token)
+
+
+# due → running (or queued) -------------------------------------------------------
+
+
+def plan(definition, seen: datetime, now: datetime):
+    """
+    Return ``(slot to run or None, next_run_at)`` for a job due at ``seen``.
+
+    On time, or with missed="catch_up", the seen slot runs and the next one
+    follows it. After missed slots, "coalesce" runs once and "skip" runs
+    nothing; both then wait for the first slot after now, in phase.
+    """
+    schedule = definition.schedule
+    following = schedule.next_after(seen)
+    if following > now or definition.missed == "catch_up":
+        return seen, following
+    resumed = schedule.resume_after(seen, now)
+    if definition.missed == "skip":
+        return None, resumed
+    return seen, resumed
+
+
+def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRun | None:
+    """
+    Claim the job's due slot, a due retry, or (forced) the present moment, and
+    record the run; return it, or None if another claimer won or nothing runs.
+    """
+    single = definition.max_running == 1
+    # One run at a time: the state row's lease keeps others out. A job allowed
+    # several counts them with its lock slots, and each run has its own lease.
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
+    lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
+    if force:
+        slot, attempt = clock.now(), 1
+        claimed = not single or _states().filter(free, pk=state.pk).update(**lease)
+    else:
+        try:
+            if state.retry_slot is not None:
+                slot, attempt = state.retry_slot, state.retry_attempt
+                following = plan(definition, state.retry_slot, clock.now())[1]
+            else:
+                (slot, following), attempt = plan(definition, state.next_run_at, clock.now()), 1
+        except Exception as exc:
+            raise CannotPlan(f"its schedule cannot say when it runs next ({exc!r})") from exc
+        claimed = (
+            _states()
+            .filter(free, pk=state.pk, enabled=True, next_run_at=state.next_run_at)
+            .filter(next_run_at__lte=DbNow())
+            .update(
+                next_run_at=following,
+                retry_slot=None,
+                retry_attempt=0,
+                **(lease if slot is not None else {}),
+            )
+        )
+        if claimed and slot is None:
+            logger.info("Job %s skipped missed slots up to %s", definition.name, following)
+    if not claimed or slot is None:
+        return None
+    queued = bool(definition.enqueue)
+    run = _runs().create(
+        job=state,
+        scheduled_for=slot,
+        started_at=clock.now(),
+        status=JobRun.Status.QUEUED if queued else JobRun.Status.RUNNING,
+        owner=owner,
+        forced=force,
+        attempt=attempt,
+        # A queued run waits for a worker, which takes it with a lease of its own.
+        lease_until=None if queued else db_now_plus(definition.lease),
+    )
+    if queued:
+        # The slot is taken; the job's lease is the worker's business now.
+        _release(run)
+    elif single:
+        _states().filter(pk=state.pk, lease_owner=owner).update(current_run=run)
+    return run
+
+
+def take(definition, run_id: int) -> JobRun | None:
+    """Move a queued run to running for this worker; None if it is not queued (any more)."""
+    owner = new_token()
+    taken = (
+        _runs()
+        .filter(pk=run_id, status=JobRun.Status.QUEUED)
+        .update(
+            status=JobRun.Status.RUNNING, owner=owner, lease_until=db_now_plus(definition.lease)
+        )
+    )
+    return _runs().select_related("job").get(pk=run_id) if taken else None
+
+
+def extend(definition, run: JobRun) -> bool:
+    """Extend the run's lease (the heartbeat); return whether the run still holds it."""
+    until = db_now_plus(definition.lease)
+    held = (
+        _runs()
+        .filter(pk=run.pk, status=JobRun.Status.RUNNING, owner=run.owner)
+        .update(lease_until=until)
+    )
+    _states().filter(pk=run.job_id, lease_owner=run.owner).update(lease_until=until)
+    return bool(held)
+
+
+# running → ok | failed | timeout ------------------------------------------------
+
+
+def finish(definition, run: JobRun, outcome, clock: PassClock | None = None) -> JobRun:
+    """
+    Record the outcome of ``run`` and hand the job's lease back, then count
+    failures for alerts and schedule a retry. A run already swept as lost
+    keeps that status and gets what really happened added to it.
+    """
+    outcome.apply_to(run)
+    released = False
+    try:
+        won = (
+            _runs()
+            .filter(pk=run.pk, status=JobRun.Status.RUNNING, owner=run.owner)
+            .update(
+                status=run.status,
+                finished_at=run.finished_at,
+                duration=run.duration,
+                error=run.error,
+                traceback=run.traceback,
+                output=run.output,
+                message=run.message,
+                lease_until=None,
+            )
+        )
+        if not won:
+            _finish_late(definition, run)
+            return run
+        _summarise(run, run.status, run.duration, run.error)
+        released = True
+    finally:
+        if not released:
+            _release(run)
+    _follow_up(definition, run, clock)
+    return run
+
+
+def _finish_late(definition, run):
+    """Add the real outcome to a run that was swept as lost meanwhile."""
+    note = f" It finished late, after {run.duration:.1f}s: {run.status}"
+    note += f" ({run.error})." if run.error else "."
+    _runs().filter(pk=run.pk, status=JobRun.Status.LOST, owner=run.owner).update(
+        finished_at=run.finished_at,
+        duration=run.duration,
+        error=(LOST_ERROR + note)[:2000],
+        traceback=run.traceback,
+        output=run.output,
+        message=run.message,
+    )
+    logger.warning("Job %s finished after its run was recorded as lost:%s", definition.name, note)
+    run.status, run.error = JobRun.Status.LOST, LOST_ERROR + note
+
+
+def _summarise(run, status, duration, error) -> None:
+    """Write the run's outcome as the job's latest, and hand back the job's lease if it has it."""
+    summary = {
+        "last_run_at": run.started_at,
+        "last_status": status,
+        "last_duration": duration,
+        "last_error": error,
+    }
+    # Holding the job's lease, this run is the job's latest: one UPDATE does it all.
+    if (
+        _states()
+        .filter(pk=run.job_id, lease_owner=run.owner)
+        .update(lease_owner="", lease_until=None, current_run=None, **summary)
+    ):
+        return
+    # Runs that overlap (max_running) end in any order: the latest started wins.
+    newest = Q(last_run_at__isnull=True) | Q(last_run_at__lte=run.started_at)
+    _states().filter(newest, pk=run.job_id).update(**summary)
+
+
+def _release(run) -> None:
+    """Hand back the job's lease if ``run`` still holds it."""
+    try:
+        _states().filter(pk=run.job_id, lease_owner=run.owner).update(
+            lease_owner="", lease_until=None, current_run=None
+        )
+    except Exception:
+        # Recording already failed (the database is down): the lease expires on its own.
+        logger.exception("Could not hand back the lease of run %s", run.pk)
+
+
+def _follow_up(definition, run, clock) -> None:
+    """Count the outcome for alerts and retry a failed slot; a fault here stays here."""
+    if definition is None:
+        return  # a job no longer registered: nothing to alert on or retry
+    try:
+        alerts.count(definition, run.job_id, run.status)
+    except Exception:
+        logger.exception("Could not count the outcome of %s for alerts", definition.name)
+    if run.status != JobRun.Status.OK:
+        try:
+            _schedule_retry(definition, run, clock or PassClock(timezone.now()))
+        except Exception:
+            logger.exception("Could not schedule a retry of %s", definition.name)
+
+
+def _schedule_retry(definition, run, clock) -> None:
+    """After a failed attempt with retries left, bring the job back sooner, on the same slot."""
+    if run.forced or run.attempt > definition.retries:
+        return
+    delay = definition.retry_delay * definition.retry_backoff ** (run.attempt - 1)
+    retry_at = clock.now() + timedelta(seconds=delay)
+    # Only before the next regular slot: from there, that slot is the next try.
+    _states().filter(pk=run.job_id, next_run_at__gt=retry_at).update(
+        next_run_at=retry_at, retry_slot=run.scheduled_for, retry_attempt=run.attempt + 1
+    )
+
+
+# running → lost -------------------------------------------------------------------
+
+
+def sweep(now: datetime) -> int:
+    """Record as lost every running run whose lease expired; return how many."""
+    lost = 0
+    expired = (
+        _runs().filter(status=JobRun.Status.RUNNING, lease_until__lt=DbNow()).select_related("job")
+    )
+    for run in expired:
+        # Conditional on all the sweep saw: a heartbeat that extended the lease
+        # meanwhile, or another sweeper that got there first, wins.
+        if (
+            not _runs()
+            .filter(
+                pk=run.pk,
+                status=JobRun.Status.RUNNING,
+                owner=run.owner,
+                lease_until__lt=DbNow(),
+            )
+            .update(status=JobRun.Status.LOST, finished_at=now, error=LOST_ERROR, lease_until=None)
+        ):
+            continue
+        run.status, run.finished_at, run.error = JobRun.Status.LOST, now, LOST_ERROR
+        _summarise(run, JobRun.Status.LOST, None, LOST_ERROR)
+        logger.warning("Job %s was lost: %s", run.job.name, LOST_ERROR)
+        definition = cronScheduler.get(run.job.name) if run.job.name in cronScheduler else None
+        _follow_up(definition, run, PassClock(now))
+        lost += 1
+    return lost

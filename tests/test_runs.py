@@ -1,0 +1,251 @@
+"""
+The run lifecycle: claim, finish, sweep, retry and alerts, each transition
+pinned against the races and faults that could break it.
+"""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_cron.locks import get_lock
+from django_cron.models import JobRun, JobState
+from django_cron.runner import run_due, run_one
+from django_cron.runs import sweep
+from tests.conftest import before_first_update, on_each_database
+from tests.effects import CALLS, Flaky, record
+
+pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
+
+
+def states(alias):
+    return JobState.objects.using(alias)
+
+
+def runs(alias, name):
+    return JobRun.objects.using(alias).filter(job__name=name).order_by("started_at", "pk")
+
+
+def make_due(alias, name, ago=1.0):
+    slot = timezone.now() - timedelta(seconds=ago)
+    assert states(alias).filter(name=name).update(next_run_at=slot) == 1
+    return states(alias).get(name=name).next_run_at
+
+
+# Claims -----------------------------------------------------------------------
+
+
+def test_a_runner_holding_a_stale_state_neither_reruns_a_slot_nor_moves_it_back(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60, missed="catch_up")
+    run_due()
+    slot = make_due(alias, "tick", ago=60 * 3 + 30)
+    stale = states(alias).get(name="tick")
+    # Another runner runs the first two missed slots meanwhile.
+    run_due(["tick"])
+    run_due(["tick"])
+    assert run_one(registry.get("tick"), stale) is None
+    assert list(runs(alias, "tick").values_list("scheduled_for", flat=True)) == [
+        slot,
+        slot + timedelta(seconds=60),
+    ]
+    assert states(alias).get(name="tick").next_run_at == slot + timedelta(seconds=120)
+
+
+def test_a_state_that_is_not_yet_due_is_not_claimed(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    state = states(alias).get(name="tick")
+    assert run_one(registry.get("tick"), state) is None
+    assert CALLS == [] and not runs(alias, "tick").exists()
+
+
+def test_a_failed_claim_releases_the_lock_at_once_whatever_min_lease(alias, registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "MIN_LEASE": 30}
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    assert run_one(registry.get("tick"), states(alias).get(name="tick")) is None
+    # Nothing ran, so nothing holds the job back from its next slot.
+    assert get_lock().acquire("job:tick", timedelta(seconds=5)) is not None
+
+
+def test_a_job_with_the_longest_name_and_many_concurrent_runs_takes_its_lock(alias, registry):
+    name = "n" * 200
+    registry.register(lambda: record("long"), name=name, every=60, max_running=10)
+    (run,) = run_due([name], force=True).runs
+    assert run.status == "ok" and CALLS == [("long", (), {})]
+
+
+# The sweep and the finish -----------------------------------------------------
+
+
+def _expiring_job(registry, alias, during):
+    """
+    A job whose lease (one second, no heartbeat) expires while it runs; then
+    ``during()`` runs inside it, as another process would meanwhile.
+    """
+
+    def body():
+        time.sleep(1.2)
+        during()
+        record("expired")
+
+    registry.register(body, name="slow", every=3600, lease=1)
+
+
+@pytest.fixture
+def no_heartbeat(settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "HEARTBEAT": False}
+
+
+@pytest.mark.usefixtures("no_heartbeat")
+def test_a_heartbeat_between_the_sweeps_read_and_write_keeps_the_run_alive(alias, registry):
+    swept = {}
+
+    def beat():
+        # What the running job's heartbeat writes: its lease, extended.
+        state = states(alias).get(name="slow")
+        states(alias).filter(pk=state.pk).update(lease_until=timezone.now() + timedelta(minutes=5))
+        JobRun.objects.using(alias).filter(pk=state.current_run_id).update(
+            lease_until=timezone.now() + timedelta(minutes=5)
+        )
+
+    def during():
+        with before_first_update(alias, beat):
+            swept["count"] = sweep(timezone.now())
+
+    _expiring_job(registry, alias, during)
+    (run,) = run_due(["slow"], force=True).runs
+    assert swept["count"] == 0
+    assert run.status == "ok" and runs(alias, "slow").get().status == "ok"
+
+
+@pytest.mark.usefixtures("no_heartbeat")
+def test_a_lease_taken_between_the_sweeps_read_and_write_is_left_alone(alias, registry):
+    seen = {}
+
+    def retake():
+        # Another claimer takes the expired lease of the job's state row.
+        states(alias).filter(name="slow").update(
+            lease_owner="elsewhere:1:abc", lease_until=timezone.now() + timedelta(minutes=5)
+        )
+
+    def during():
+        with before_first_update(alias, retake):
+            sweep(timezone.now())
+        seen["dead run"] = runs(alias, "slow").get().status
+        seen["owner"] = states(alias).get(name="slow").lease_owner
+
+    _expiring_job(registry, alias, during)
+    run_due(["slow"], force=True)
+    # The expired run is recorded as lost; the new owner keeps its lease.
+    assert seen == {"dead run": "lost", "owner": "elsewhere:1:abc"}
+
+
+@pytest.mark.usefixtures("no_heartbeat")
+def test_a_late_finish_keeps_the_lost_status_and_leaves_the_newer_state_alone(alias, registry):
+    def during():
+        assert sweep(timezone.now()) == 1
+        # Meanwhile the job's next run starts and ends elsewhere.
+        thread = threading.Thread(target=run_due, args=(["slow"],), kwargs={"force": True})
+        thread.start()
+        thread.join()
+
+    calls = []
+
+    def body():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.2)
+            during()
+
+    registry.register(body, name="slow", every=3600, lease=1)
+    (late,) = run_due(["slow"], force=True).runs
+    first, second = runs(alias, "slow")
+    assert first.pk == late.pk
+    assert first.status == "lost" and second.status == "ok"
+    assert "finished late" in first.error and "ok" in first.error
+    assert first.finished_at and first.duration >= 1.2
+    state = states(alias).get(name="slow")
+    assert (state.last_status, state.last_run_at) == ("ok", second.started_at)
+    assert state.lease_owner == "" and state.current_run_id is None
+
+
+# Retries ----------------------------------------------------------------------
+
+
+def test_each_retry_waits_retry_delay_times_backoff_to_the_attempts_before(alias, registry):
+    registry.register(
+        Flaky(), name="flaky", every=86400, retries=3, retry_delay=100, retry_backoff=3
+    )
+    run_due()
+    waits = []
+    for _ in range(3):
+        make_due(alias, "flaky")
+        (run,) = run_due(["flaky"]).runs
+        state = states(alias).get(name="flaky")
+        waits.append(round((state.next_run_at - run.finished_at).total_seconds() / 10) * 10)
+    assert waits == [100, 300, 900]
+
+
+# Alerts -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail_server_down(settings, mailoutbox):
+    """Mail through SMTP to a port where nothing listens: every send is refused."""
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    return mailoutbox
+
+
+def test_an_alert_that_cannot_be_sent_breaks_nothing_and_goes_out_later_once(
+    alias, registry, settings, mail_server_down, caplog
+):
+    outbox = mail_server_down
+    registry.register(Flaky(), name="flaky", every=3600, alert_after=1, retries=1)
+    registry.register(lambda: record("other"), name="other", every=3600)
+    run_due()
+    make_due(alias, "flaky", ago=2)
+    make_due(alias, "other", ago=1)
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        result = run_due()
+        run_due()  # mail is still down: tried again, not logged again
+    assert [(run.job.name, run.status) for run in result.runs] == [
+        ("flaky", "failed"),
+        ("other", "ok"),
+    ]
+    state = states(alias).get(name="flaky")
+    assert state.lease_owner == "" and state.current_run_id is None
+    assert state.retry_attempt == 2, "the retry was not scheduled"
+    assert caplog.text.count("could not be sent") == 1
+    # The mail server is back: the alert goes out once, at the next pass.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    run_due()
+    run_due()
+    assert [mail.subject for mail in outbox] == ["[Django] [cron] flaky failed 1 times in a row"]
+    # The failed run stays failed: nothing took it for lost.
+    sweep(timezone.now() + timedelta(hours=1))
+    assert list(runs(alias, "flaky").values_list("status", flat=True)) == ["failed"]
+
+
+def test_tracebacks_are_capped_in_the_run_the_log_and_the_mail(
+    alias, registry, settings, mailoutbox, caplog
+):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+
+    def huge():
+        raise ValueError("x" * 5_000_000)
+
+    registry.register(huge, name="huge", every=3600, alert_after=1)
+    with caplog.at_level(logging.ERROR, logger="django_cron"):
+        (run,) = run_due(["huge"], force=True).runs
+    stored = runs(alias, "huge").get()
+    assert len(stored.error) <= 2000 and len(stored.traceback) <= 20_000
+    assert stored.traceback.startswith("Traceback") and "characters cut" in stored.traceback
+    assert max(len(record.getMessage()) for record in caplog.records) <= 21_000
+    (mail,) = mailoutbox
+    assert len(mail.body) <= 23_000
