@@ -1,5 +1,6 @@
 """System checks: bad job definitions fail ``manage.py check`` with an id and a hint."""
 
+import difflib
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -9,17 +10,43 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from . import conf
+from .compat.crontab import read_cronjobs
+from .compat.tivix import read_cron_classes
 from .jobs import MISSED_POLICIES
 from .registry import cronScheduler
 from .schedules import Schedule, parse_every
 
 
 def check_settings(app_configs=None, **kwargs):
+    """Check every DJANGO_CRON value with the validators that reading it uses."""
     errors = []
-    path = conf.get("LOCK_BACKEND")
+    try:
+        user = conf.user_settings()
+    except conf.InvalidSetting as exc:
+        errors.append(_bad_value("DJANGO_CRON", settings.DJANGO_CRON, exc))
+        user = {}
+    # What the runtime will use: each good value, else the default.
+    values = dict(conf.DEFAULTS)
+    for key, value in user.items():
+        if key not in conf.DEFAULTS:
+            errors.append(_unknown_key(key))
+            continue
+        try:
+            values[key] = conf.clean(key, value)
+        except conf.InvalidSetting as exc:
+            # A bad MISSED keeps the id it had before values were checked in general.
+            error_id = "django_cron.E008" if key == "MISSED" else "django_cron.E013"
+            errors.append(_bad_value(f"DJANGO_CRON[{key!r}]", value, exc, error_id))
+    legacy = getattr(settings, "CRON_POLLING_FREQUENCY", None)
+    if legacy is not None:
+        try:
+            conf.clean_legacy_polling_frequency(legacy)
+        except conf.InvalidSetting as exc:
+            errors.append(_bad_value("CRON_POLLING_FREQUENCY", legacy, exc))
+    path = values["LOCK_BACKEND"]
     try:
         backend = import_string(path)
-    except ImportError as exc:
+    except Exception as exc:
         errors.append(
             Error(
                 f"DJANGO_CRON['LOCK_BACKEND'] {path!r} cannot be imported: {exc}.",
@@ -29,7 +56,7 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     else:
-        errors.extend(_check_lock_cache(backend))
+        errors.extend(_check_lock_cache(backend, values["LOCK_OPTIONS"]))
     if not settings.USE_TZ:
         errors.append(
             Error(
@@ -38,9 +65,21 @@ def check_settings(app_configs=None, **kwargs):
                 id="django_cron.E007",
             )
         )
-    if conf.get("MISSED") not in MISSED_POLICIES:
-        errors.append(_missed_error("DJANGO_CRON['MISSED']", conf.get("MISSED")))
     return errors
+
+
+def _bad_value(where, value, exc, error_id="django_cron.E013"):
+    return Error(f"{where} is {value!r}, {exc}.", hint=exc.hint, id=error_id)
+
+
+def _unknown_key(key):
+    # Compared in capitals: the keys are, and "lease" is a plain typo of "LEASE".
+    close = difflib.get_close_matches(str(key).upper(), conf.DEFAULTS, n=1)
+    if close:
+        hint = f"django_cron ignores it; did you mean {close[0]!r}?"
+    else:
+        hint = f"django_cron ignores it. The keys it reads are {', '.join(conf.DEFAULTS)}."
+    return Warning(f"DJANGO_CRON has an unknown key {key!r}.", hint=hint, id="django_cron.W005")
 
 
 # Caches that live inside one process: a lock there coordinates nothing.
@@ -50,12 +89,12 @@ LOCAL_CACHES = (
 )
 
 
-def _check_lock_cache(backend):
+def _check_lock_cache(backend, options):
     """Check the cache alias that a cache-based lock backend names."""
     needs = getattr(backend, "needs_cache", None)
     if needs is None:
         return []
-    alias = conf.get("LOCK_OPTIONS").get("alias", "default")
+    alias = options.get("alias", "default")
     if alias not in settings.CACHES:
         return [
             Error(
@@ -106,18 +145,11 @@ def check_ping_key(app_configs=None, **kwargs):
 
 
 def check_cronjobs(app_configs=None, **kwargs):
-    """Check django-crontab's CRONJOBS entries."""
+    """Check django-crontab's CRONJOBS entries as AppConfig.ready() reads them."""
     errors = []
-    for index, entry in enumerate(getattr(settings, "CRONJOBS", ())):
-        where = f"CRONJOBS[{index}]"
-        if not isinstance(entry, (list, tuple)) or not 2 <= len(entry) <= 5:
-            errors.append(
-                Error(
-                    f"{where} is {entry!r}, not (schedule, 'dotted.path'[, args[, kwargs]]).",
-                    hint="See django-crontab's CRONJOBS format.",
-                    id="django_cron.E011",
-                )
-            )
+    for where, entry, job in read_cronjobs():
+        if isinstance(job, Exception):
+            errors.append(_bad_entry(where, entry, job, CRONJOBS_HINTS))
         elif len(entry) == 5:
             errors.append(
                 Warning(
@@ -128,6 +160,48 @@ def check_cronjobs(app_configs=None, **kwargs):
                 )
             )
     return errors
+
+
+def check_cron_classes(app_configs=None, **kwargs):
+    """Check Tivix django-cron's CRON_CLASSES entries as AppConfig.ready() reads them."""
+    return [
+        _bad_entry(where, entry, job_class, CRON_CLASSES_HINTS)
+        for where, entry, job_class in read_cron_classes()
+        if isinstance(job_class, Exception)
+    ]
+
+
+# The id and the hint for each way an entry can be wrong, by the exception
+# that read_cronjobs() and read_cron_classes() give in place of the job.
+CRONJOBS_HINTS = {
+    ValueError: (
+        "django_cron.E011",
+        "Make CRONJOBS a list of (schedule, 'dotted.path'[, args[, kwargs]]) tuples, "
+        "args a list and kwargs a dict, as django-crontab takes them.",
+    ),
+    ImportError: (
+        "django_cron.E014",
+        "Correct the dotted path, or the error its module raises on import.",
+    ),
+    TypeError: ("django_cron.E015", "Point the entry at a function."),
+}
+CRON_CLASSES_HINTS = {
+    ValueError: (
+        "django_cron.E011",
+        "Make CRON_CLASSES a list of dotted paths as strings, e.g. ['myapp.cron.MyCronJob'].",
+    ),
+    ImportError: CRONJOBS_HINTS[ImportError],
+    TypeError: (
+        "django_cron.E015",
+        "Point the entry at a subclass of django_cron.CronJobBase; register other jobs "
+        "with django_cron.register.",
+    ),
+}
+
+
+def _bad_entry(where, entry, exc, hints):
+    error_id, hint = next(hints[kind] for kind in hints if isinstance(exc, kind))
+    return Error(f"{where} = {entry!r} {exc}.", hint=hint, id=error_id)
 
 
 def _missed_error(where, value, obj=None):
@@ -213,6 +287,18 @@ def _check_definition(definition):
                 hint="Use an IANA name such as 'Europe/Berlin' or 'UTC'.",
                 obj=name,
                 id="django_cron.E004",
+            )
+        )
+    if not errors and definition.problem is not None:
+        # A schedule that parses but can never fire, such as "0 0 30 2 *", or
+        # a name too long to store: the runner would skip the job.
+        errors.append(
+            Error(
+                f"Job {name!r} cannot run: {definition.problem}.",
+                hint="Give it a schedule that comes due (February has no 30th) and a "
+                "name of at most 200 characters.",
+                obj=name,
+                id="django_cron.E016",
             )
         )
     try:

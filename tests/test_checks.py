@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -5,7 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_cron import Job
-from django_cron.checks import check_jobs, check_settings
+from django_cron.checks import check_cron_classes, check_cronjobs, check_jobs, check_settings
+from django_cron.compat.crontab import register_cronjobs
+from django_cron.compat.tivix import register_cron_classes
+from tests.conftest import ROOT
 
 
 def ids(errors):
@@ -33,6 +39,8 @@ def other():
         ({"every": 60, "timezone": "Mars/Olympus_Mons"}, "django_cron.E004"),
         ({"every": 60, "missed": "sometimes"}, "django_cron.E008"),
         ({"every": 60, "lease": -1}, "django_cron.E009"),
+        ({"schedule": "0 0 30 2 *"}, "django_cron.E016"),
+        ({"schedule": "0 0 31 4,6,9,11 *"}, "django_cron.E016"),
     ],
 )
 def test_bad_job_options_fail_the_check_with_an_id_and_a_hint(registry, options, expected):
@@ -130,3 +138,216 @@ def test_redis_lock_on_a_django_redis_cache_passes(settings):
         "LOCK_OPTIONS": {"alias": "redis"},
     }
     assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("AUTODISCOVER", "yes"),
+        ("LOCK_BACKEND", 42),
+        ("LOCK_OPTIONS", "alias=redis"),
+        ("DATABASE", "nowhere"),
+        ("POLLING_FREQUENCY", "every minute"),
+        ("POLLING_FREQUENCY", 0),
+        ("LEASE", -5),
+        ("MIN_LEASE", "-1s"),
+        ("GRACE", "soon"),
+        ("BUDGET", timedelta(0)),
+        ("BACKGROUND", None),
+        ("PING_KEY", None),
+        ("ALERT_AFTER", 0),
+        ("RETRY_DELAY", -1),
+        ("PING_TIMEOUT", 0),
+        ("OUTPUT_LIMIT", 1.5),
+        ("ENQUEUE", ""),
+        ("HISTORY_DAYS", -1),
+        ("PRUNE_BATCH_SIZE", 0),
+        ("HEARTBEAT", "on"),
+    ],
+)
+def test_a_bad_django_cron_value_is_an_error_naming_the_key_and_value(settings, key, value):
+    settings.DJANGO_CRON = {key: value}
+    (error,) = check_settings()
+    assert error.id == "django_cron.E013"
+    assert f"DJANGO_CRON[{key!r}]" in error.msg and repr(value) in error.msg
+    assert error.hint
+
+
+def test_good_django_cron_values_pass_the_check(settings):
+    settings.DJANGO_CRON = {
+        "POLLING_FREQUENCY": "1m",
+        "LEASE": timedelta(hours=1),
+        "MIN_LEASE": 0,
+        "GRACE": "0s",
+        "BUDGET": 2.5,
+        "RETRY_DELAY": "1h30m",
+        "PING_TIMEOUT": "10",
+        "ALERT_AFTER": None,
+        "OUTPUT_LIMIT": 0,
+        "HISTORY_DAYS": 0.5,
+        "PRUNE_BATCH_SIZE": 1,
+        "ENQUEUE": "dummy",
+        "DATABASE": "default",
+        "LOCK_OPTIONS": {"using": "default"},
+        "PING_KEY": "k",
+    }
+    assert check_settings() == []
+
+
+def test_django_cron_that_is_not_a_dict_is_an_error(settings):
+    settings.DJANGO_CRON = "LEASE=10"
+    (error,) = check_settings()
+    assert error.id == "django_cron.E013" and "'LEASE=10'" in error.msg and error.hint
+
+
+def test_a_bad_2009_polling_frequency_is_an_error(settings):
+    settings.CRON_POLLING_FREQUENCY = "often"
+    (error,) = check_settings()
+    assert error.id == "django_cron.E013" and "CRON_POLLING_FREQUENCY" in error.msg
+
+
+@pytest.mark.parametrize(
+    "key, suggestion",
+    [
+        ("POLING_FREQUENCY", "POLLING_FREQUENCY"),
+        ("lease", "LEASE"),
+        ("HISTORY_DAY", "HISTORY_DAYS"),
+    ],
+)
+def test_an_unknown_key_is_a_warning_that_suggests_the_known_one(settings, key, suggestion):
+    settings.DJANGO_CRON = {key: 30}
+    (warning,) = check_settings()
+    assert warning.id == "django_cron.W005" and repr(key) in warning.msg
+    assert f"did you mean {suggestion!r}?" in warning.hint
+
+
+def test_an_unknown_key_like_no_other_lists_the_known_ones(settings):
+    settings.DJANGO_CRON = {"COLOUR": "blue"}
+    (warning,) = check_settings()
+    assert warning.id == "django_cron.W005" and "POLLING_FREQUENCY" in warning.hint
+
+
+BAD_CRONJOBS = [
+    ("*/5 * * * *", "tests.crontab_jobs.report", ["daily"]),
+    ("@daily", "tests.nowhere.report"),
+    ("@daily", "tests.crontab_jobs.missing"),
+    ("@daily", "tests.settings.SECRET_KEY"),
+    ("@daily", "tests.crontab_jobs.report", "daily"),
+    ("@daily", "tests.crontab_jobs.report", [], ["copies", 2]),
+    ("@daily", 42),
+    ("@daily",),
+]
+
+
+def test_bad_cronjobs_entries_are_errors_naming_the_index_and_the_entry(settings):
+    settings.CRONJOBS = BAD_CRONJOBS
+    errors = check_cronjobs()
+    assert ids(errors) == [
+        "django_cron.E014",
+        "django_cron.E014",
+        "django_cron.E015",
+        "django_cron.E011",
+        "django_cron.E011",
+        "django_cron.E011",
+        "django_cron.E011",
+    ]
+    for index, error in enumerate(errors, start=1):
+        assert f"CRONJOBS[{index}]" in error.msg and repr(BAD_CRONJOBS[index]) in error.msg
+        assert error.hint
+
+
+def test_cronjobs_that_is_not_a_list_is_an_error(settings):
+    settings.CRONJOBS = None
+    assert ids(check_cronjobs()) == ["django_cron.E011"]
+
+
+def test_bad_cronjobs_entries_are_skipped_and_the_good_ones_registered(settings, registry):
+    settings.CRONJOBS = BAD_CRONJOBS
+    register_cronjobs(registry)
+    assert [d.name for d in registry.all()] == ["crontab:tests.crontab_jobs.report"]
+
+
+BAD_CRON_CLASSES = [
+    "tests.tivix_cron.MyCronJob",
+    "tests.tivix_cron.Missing",
+    "tests.nowhere.Job",
+    "tests.crontab_jobs.report",
+    "django_cron.Job",
+    42,
+]
+
+
+def test_bad_cron_classes_are_errors_naming_the_index_and_the_entry(settings):
+    settings.CRON_CLASSES = BAD_CRON_CLASSES
+    errors = check_cron_classes()
+    assert ids(errors) == [
+        "django_cron.E014",
+        "django_cron.E014",
+        "django_cron.E015",
+        "django_cron.E015",
+        "django_cron.E011",
+    ]
+    for index, error in enumerate(errors, start=1):
+        assert f"CRON_CLASSES[{index}]" in error.msg and repr(BAD_CRON_CLASSES[index]) in error.msg
+        assert error.hint
+
+
+def test_cron_classes_given_as_one_string_is_an_error(settings):
+    settings.CRON_CLASSES = "tests.tivix_cron.MyCronJob"
+    assert ids(check_cron_classes()) == ["django_cron.E011"]
+
+
+def test_bad_cron_classes_are_skipped_and_the_good_ones_registered(settings, registry):
+    settings.CRON_CLASSES = BAD_CRON_CLASSES
+    register_cron_classes(registry)
+    assert [d.name for d in registry.all()] == ["my_app.my_cron_job"]
+
+
+# Run in a fresh interpreter: Django starts and says which jobs it registered.
+LIST_JOBS = """
+import django
+django.setup()
+from django_cron.registry import cronScheduler
+print(" ".join(sorted(d.name for d in cronScheduler.all())))
+"""
+
+
+def test_django_starts_despite_bad_entries_and_check_reports_each():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_bad_jobs"}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    started = run("-c", LIST_JOBS)
+    assert started.returncode == 0, started.stderr
+    names = started.stdout.split()
+    assert {"my_app.my_cron_job", "my_app.flaky", "crontab:tests.crontab_jobs.report"} <= set(names)
+    # Each skipped entry is logged as the process starts.
+    for where in (
+        "CRONJOBS[3]",
+        "CRONJOBS[4]",
+        "CRONJOBS[5]",
+        "CRON_CLASSES[3]",
+        "CRON_CLASSES[4]",
+    ):
+        assert where in started.stderr
+
+    checked = run("-m", "django", "check")
+    assert checked.returncode == 1
+    for where, id in [
+        ("CRONJOBS[3]", "E014"),
+        ("CRONJOBS[4]", "E015"),
+        ("CRONJOBS[5]", "E011"),
+        ("CRON_CLASSES[3]", "E014"),
+        ("CRON_CLASSES[4]", "E015"),
+    ]:
+        assert f"(django_cron.{id}) {where}" in checked.stderr, checked.stderr
+
+
+def test_a_job_name_too_long_to_store_fails_the_check(registry):
+    registry.register(noop, name="n" * 201, every=60)
+    (error,) = check_jobs()
+    assert error.id == "django_cron.E016" and "longer than 200 characters" in error.msg

@@ -8,10 +8,15 @@ django-crontab's ``CRONJOBS`` setting, read as jobs:
     ]
 """
 
+import logging
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ..jobs import JobDefinition
+
+logger = logging.getLogger("django_cron")
 
 CALL_COMMAND = "django.core.management.call_command"
 
@@ -24,19 +29,62 @@ def entry_name(entry) -> str:
     return f"crontab:{path}"
 
 
-def register_cronjobs(registry) -> None:
-    """Register every entry of the CRONJOBS setting; checks report malformed ones."""
+def _target(entry):
+    """Return the function an entry names; raise ValueError, ImportError or TypeError if wrong."""
+    if not isinstance(entry, (list, tuple)) or not 2 <= len(entry) <= 5:
+        raise ValueError("is not (schedule, 'dotted.path'[, args[, kwargs]])")
+    path = entry[1]
+    if not isinstance(path, str):
+        raise ValueError("has a path that is not a string")
+    if len(entry) > 2 and not isinstance(entry[2], (list, tuple)):
+        raise ValueError("has args that are not a list")
+    if len(entry) > 3 and not isinstance(entry[3], dict):
+        raise ValueError("has kwargs that are not a dict")
+    try:
+        target = import_string(path)
+    except Exception as exc:
+        # Whatever the module raises on import, the site must still start.
+        raise ImportError(f"names {path!r}, which cannot be imported: {exc}") from exc
+    if not callable(target):
+        raise TypeError(f"names a {type(target).__name__}, not a function")
+    return target
+
+
+def read_cronjobs() -> Iterator[tuple[str, object, JobDefinition | Exception]]:
+    """
+    Yield ``(where, entry, job)`` for each entry of the CRONJOBS setting.
+
+    An entry that cannot be a job yields the reason in place of the job: a
+    ValueError for a malformed entry, an ImportError for a path that does not
+    import, a TypeError for a path to something other than a function. The
+    system checks report these; AppConfig.ready() skips them.
+    """
+    entries = getattr(settings, "CRONJOBS", ())
+    if not isinstance(entries, (list, tuple)):
+        yield "CRONJOBS", entries, ValueError("is not a list")
+        return
     seen = {}
-    for entry in getattr(settings, "CRONJOBS", ()):
-        if not isinstance(entry, (list, tuple)) or not 2 <= len(entry) <= 5:
-            continue  # django_cron.E011 says what is wrong
-        expression, path = entry[0], entry[1]
+    for index, entry in enumerate(entries):
+        where = f"CRONJOBS[{index}]"
+        try:
+            target = _target(entry)
+        except (ValueError, ImportError, TypeError) as exc:
+            yield where, entry, exc
+            continue
         args = entry[2] if len(entry) > 2 else ()
         kwargs = entry[3] if len(entry) > 3 else {}
         name = entry_name(entry)
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name = f"{name} ({seen[name]})"
-        registry.add(
-            JobDefinition(import_string(path), args, kwargs, {"schedule": expression, "name": name})
-        )
+        options = {"schedule": entry[0], "name": name}
+        yield where, entry, JobDefinition(target, args, kwargs, options)
+
+
+def register_cronjobs(registry) -> None:
+    """Register every usable entry of the CRONJOBS setting; log and skip the others."""
+    for where, entry, job in read_cronjobs():
+        if isinstance(job, Exception):
+            logger.warning("%s = %r %s; it is skipped (see manage.py check).", where, entry, job)
+        else:
+            registry.add(job)

@@ -5,6 +5,8 @@ Tivix classes become ordinary jobs here, so they run from ``runcrons``, ``cron
 run``, the middleware and the ping endpoint alike, and each slot runs once.
 """
 
+import logging
+from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,8 @@ from django.utils.module_loading import import_string
 from ..jobs import Job
 from ..schedules import Cron, _words
 from ..schedules import Schedule as BaseSchedule
+
+logger = logging.getLogger("django_cron")
 
 
 class Schedule(BaseSchedule):
@@ -123,6 +127,11 @@ class Schedule(BaseSchedule):
         for expression in self._expressions():
             if not croniter.is_valid(expression):
                 raise ValueError(f"run_at_times {self.run_at_times} are not all HH:MM")
+        if not set(self.weekdays or ()) <= set(range(7)):
+            raise ValueError(f"run_weekly_on_days {self.weekdays} are not all 0 (Monday) to 6")
+        if not set(self.monthdays or ()) <= set(range(1, 32)):
+            raise ValueError(f"run_monthly_on_days {self.monthdays} are not all 1 to 31")
+        super().validate()
 
 
 class CronJobBase(Job):
@@ -163,10 +172,43 @@ def tivix_options(job_class) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
+def read_cron_classes() -> Iterator[tuple[str, object, type | Exception]]:
+    """
+    Yield ``(where, entry, class)`` for each entry of the CRON_CLASSES setting.
+
+    An entry that cannot be a job yields the reason in place of the class: a
+    ValueError for an entry that is not a dotted path, an ImportError for one
+    that does not import, a TypeError for one that names something other than
+    a CronJobBase subclass.
+    """
+    paths = getattr(settings, "CRON_CLASSES", ())
+    if not isinstance(paths, (list, tuple)):
+        yield "CRON_CLASSES", paths, ValueError("is not a list")
+        return
+    for index, path in enumerate(paths):
+        where = f"CRON_CLASSES[{index}]"
+        if not isinstance(path, str):
+            yield where, path, ValueError("is not a dotted path")
+            continue
+        try:
+            job_class = import_string(path)
+        except Exception as exc:
+            # Whatever the module raises on import, the site must still start.
+            yield where, path, ImportError(f"cannot be imported: {exc}")
+            continue
+        if isinstance(job_class, type) and issubclass(job_class, CronJobBase):
+            yield where, path, job_class
+            continue
+        kind = "a class" if isinstance(job_class, type) else f"a {type(job_class).__name__}"
+        yield where, path, TypeError(f"names {kind}, not a CronJobBase subclass")
+
+
 def register_cron_classes(registry) -> None:
-    """Register every class named in the CRON_CLASSES setting."""
-    for path in getattr(settings, "CRON_CLASSES", ()):
-        job_class = import_string(path)
-        if not (isinstance(job_class, type) and issubclass(job_class, CronJobBase)):
-            raise TypeError(f"CRON_CLASSES names {path}, which is not a CronJobBase subclass")
-        registry.register(job_class, **tivix_options(job_class))
+    """Register every usable class named in CRON_CLASSES; log and skip the others."""
+    for where, path, job_class in read_cron_classes():
+        if isinstance(job_class, Exception):
+            logger.warning(
+                "%s = %r %s; it is skipped (see manage.py check).", where, path, job_class
+            )
+        else:
+            registry.register(job_class, **tivix_options(job_class))
