@@ -1,16 +1,21 @@
 """The ping endpoint for uptime monitors, and the status endpoint they alert on."""
 
+import logging
 from collections import Counter
 
-from django.http import Http404, JsonResponse
+from django.db import DatabaseError, transaction
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from . import conf
-from .health import FAILING, NEW, OK, OVERDUE, PAUSED, is_healthy, overview
+from .availability import Unavailable, diagnose
+from .health import BROKEN, FAILING, NEW, OK, OVERDUE, PAUSED, is_healthy, overview
 from .trigger import trigger
+
+logger = logging.getLogger("django_cron")
 
 
 def key_matches(given: str) -> bool:
@@ -23,7 +28,7 @@ def summary(jobs) -> dict:
     counts = Counter(job.health for job in jobs)
     return {
         "healthy": all(is_healthy(job.health) for job in jobs),
-        **{health: counts[health] for health in (OK, OVERDUE, FAILING, PAUSED, NEW)},
+        **{health: counts[health] for health in (OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW)},
     }
 
 
@@ -34,7 +39,12 @@ def ping(request, key):
     """Answer at once with a summary, then run the due jobs after the response."""
     if not key_matches(key):
         raise Http404
-    response = JsonResponse(summary(overview()))
+    try:
+        jobs = _overview()
+    except Unavailable as exc:
+        # No due check after this answer: it would fail the same way.
+        return _unavailable(request, exc, details=True)
+    response = JsonResponse(summary(jobs))
     # Not gated: a monitor's ping is the trigger. Each slot still runs once.
     trigger.after(response, request, gated=False)
     return response
@@ -43,14 +53,53 @@ def ping(request, key):
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def status(request):
-    """200 when every enabled job is healthy, 503 otherwise; details with the key or for staff."""
-    jobs = overview()
+    """200 when every enabled job is healthy, 503 otherwise; details for those who may see them."""
+    try:
+        jobs = _overview()
+    except Unavailable as exc:
+        return _unavailable(request, exc, details=may_see_details(request))
     body = summary(jobs)
-    given = request.GET.get("key") or request.headers.get("X-Cron-Key", "")
-    user = getattr(request, "user", None)
-    if key_matches(given) or (user is not None and user.is_staff):
+    if may_see_details(request):
         body["jobs"] = [_details(job) for job in jobs]
     return JsonResponse(body, status=200 if body["healthy"] else 503)
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    """Return True if the request gives the key or comes from a user who may view job state."""
+    given = request.GET.get("key") or request.headers.get("X-Cron-Key", "")
+    if key_matches(given):
+        return True
+    user = getattr(request, "user", None)
+    try:
+        return bool(
+            user is not None
+            and user.is_authenticated
+            and user.has_perm("django_cron.view_jobstate")
+        )
+    except DatabaseError:
+        # The users' database may be the one that is down: no details, not a 500.
+        return False
+
+
+def _overview() -> list:
+    """Return overview(); raise Unavailable, saying why, if the database does not answer."""
+    alias = conf.database()
+    try:
+        # A savepoint: in a transaction (ATOMIC_REQUESTS), PostgreSQL refuses
+        # every query after a failed one, the diagnosis's too, until a rollback.
+        with transaction.atomic(using=alias):
+            return overview()
+    except DatabaseError as exc:
+        raise diagnose(exc, alias) from exc
+
+
+def _unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:
+    # The log keeps the database's own words, which the body gives only to those with details.
+    logger.warning("%s: %s", request.path, exc)
+    body = {"healthy": False, "reason": exc.reason, "message": exc.message}
+    if details:
+        body["detail"] = exc.detail
+    return JsonResponse(body, status=503)
 
 
 def _details(job) -> dict:
@@ -64,4 +113,6 @@ def _details(job) -> dict:
         "last_run": state.last_run_at.isoformat() if state and state.last_run_at else None,
         "last_status": state.last_status if state else "",
         "last_error": state.last_error if state else "",
+        # Why a broken job cannot run at all.
+        "problem": job.definition.problem,
     }

@@ -4,9 +4,11 @@ import logging
 import signal
 import threading
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from . import conf
+from .availability import diagnose
 from .runner import run_due
 
 logger = logging.getLogger("django_cron")
@@ -47,9 +49,12 @@ class Worker:
             try:
                 result = run_due(self.names, should_stop=self.stopping.is_set)
                 wait = self.sleep_seconds(result.next_due)
-            except Exception:
-                # A database outage must not end the worker: log, wait, try again.
-                logger.exception("cron worker: the due check failed; retrying")
+            except DatabaseError as exc:
+                # An outage must not end the worker: one line, wait, try again.
                 wait = conf.polling_frequency()
+                logger.warning("cron worker: %s; next try in %gs", diagnose(exc), wait)
+            except Exception:
+                wait = conf.polling_frequency()
+                logger.exception("cron worker: the due check failed; next try in %gs", wait)
             self.stopping.wait(timeout=max(wait, 0))
         logger.info("cron worker stopped")

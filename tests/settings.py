@@ -107,6 +107,9 @@ DATABASES["offline"] = {
     "USER": "postgres",
     "OPTIONS": {"connect_timeout": 2},
 }
+# A database that answers but lacks django_cron's migrations: SQLite in memory.
+# Tests of "run manage.py migrate" point DJANGO_CRON["DATABASE"] at it.
+DATABASES["unmigrated"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 SERVICES = {
     "postgresql": (PG_HOST, 5432, "django.db.backends.postgresql", {"USER": "postgres"}),
     "mysql": (MYSQL_HOST, 3306, "django.db.backends.mysql", {"USER": "root", "PASSWORD": ""}),

@@ -1,15 +1,21 @@
+import contextlib
+import logging
+import os
+import re
+import signal
+import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from django_cron import Job
 from django_cron.models import JobState
 from tests.effects import CALLS, record
-
-pytestmark = pytest.mark.django_db
 
 
 def cron(*args):
@@ -30,8 +36,10 @@ def make_due(name):
     JobState.objects.filter(name=name).update(next_run_at=timezone.now() - timedelta(seconds=1))
 
 
+# The db fixture, not a module-wide django_db mark: the tests without a
+# database below must connect for real, which no mark allows.
 @pytest.fixture
-def jobs(registry):
+def jobs(registry, db):
     class CheckMail(Job):
         run_every = 300
 
@@ -116,3 +124,125 @@ def test_next_keeps_an_interval_jobs_phase(jobs):
 def test_next_rejects_a_bad_date(jobs):
     with pytest.raises(CommandError, match="--after"):
         cron("next", "mail", "--after", "tomorrow")
+
+
+# Without a database ------------------------------------------------------------
+
+# The aliases of tests/settings.py: a refused connection, and a database with no tables.
+UNANSWERING = [
+    pytest.param("offline", id="database-down"),
+    pytest.param("unmigrated", id="not-migrated"),
+]
+MESSAGES = {
+    "offline": r"database unavailable: connection failed: .*127\.0\.0\.1.*",
+    "unmigrated": (
+        r"django_cron's tables are missing or out of date: "
+        r"run manage\.py migrate --database=unmigrated"
+    ),
+}
+ACTIONS = [
+    ["list"],
+    ["run"],
+    ["run", "--force", "mail"],
+    ["status"],
+    ["next", "mail"],
+]
+
+
+@pytest.fixture
+def unanswering(request, settings, registry, django_db_blocker):
+    """Point django_cron at a database that cannot answer (the parameter), with one job."""
+    registry.register(lambda: record("mail"), name="mail", every=300)
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": request.param}
+    # No db fixture: under one, pytest-django makes every alias the test does not
+    # own raise before connecting. Here the connection is attempted for real.
+    with django_db_blocker.unblock():
+        yield request.param
+
+
+def fails_in_one_line(caplog, command, *args):
+    """Run a command expected to fail; return its CommandError's message."""
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as error, caplog.at_level(logging.DEBUG):
+        call_command(command, *args, stdout=out, stderr=err)
+    message = str(error.value)
+    assert "\n" not in message
+    # Nothing else said, by the command or in the log.
+    assert out.getvalue() == err.getvalue() == "" and "Traceback" not in caplog.text
+    return message
+
+
+@pytest.mark.parametrize("unanswering", UNANSWERING, indirect=True)
+@pytest.mark.parametrize("args", ACTIONS, ids=" ".join)
+def test_every_action_says_in_one_line_why_the_database_cannot_answer(unanswering, args, caplog):
+    assert re.fullmatch(MESSAGES[unanswering], fails_in_one_line(caplog, "cron", *args))
+
+
+@pytest.mark.parametrize("unanswering", UNANSWERING, indirect=True)
+@pytest.mark.parametrize("args", [[], ["--force"], ["--dry-run"]], ids=str)
+def test_runcrons_says_in_one_line_why_the_database_cannot_answer(unanswering, args, caplog):
+    assert re.fullmatch(MESSAGES[unanswering], fails_in_one_line(caplog, "runcrons", *args))
+
+
+@pytest.fixture
+def behind(settings, registry, django_db_blocker):
+    """Point django_cron at a database migrated up to, not including, its latest migration."""
+    registry.register(lambda: record("mail"), name="mail", every=300)
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "unmigrated"}
+    with django_db_blocker.unblock():
+        executor = MigrationExecutor(connections["unmigrated"])
+        plan = executor.loader.graph.forwards_plan(
+            executor.loader.graph.leaf_nodes("django_cron")[0]
+        )
+        executor.migrate([plan[-2] if len(plan) > 1 else ("django_cron", None)])
+        yield
+        # The in-memory database lives as long as its thread: leave it without tables.
+        MigrationExecutor(connections["unmigrated"]).migrate([("django_cron", None)])
+
+
+@pytest.mark.parametrize("args", ACTIONS, ids=" ".join)
+def test_a_database_behind_the_latest_migration_says_to_migrate(behind, args, caplog):
+    assert re.fullmatch(MESSAGES["unmigrated"], fails_in_one_line(caplog, "cron", *args))
+
+
+@contextlib.contextmanager
+def sigterm_after(seconds):
+    """Send this process SIGTERM after ``seconds``, as systemd stops a worker; restore handlers."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("unanswering", [UNANSWERING[1]], indirect=True)
+def test_a_worker_without_tables_does_not_start(unanswering, caplog):
+    # Should it start after all, it stops rather than hang the suite.
+    with sigterm_after(5):
+        message = fails_in_one_line(caplog, "cron", "worker")
+    assert re.fullmatch(MESSAGES["unmigrated"], message)
+
+
+@pytest.mark.parametrize("unanswering", [UNANSWERING[0]], indirect=True)
+def test_a_worker_started_while_the_database_is_down_waits_for_it(unanswering, settings, caplog):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "POLLING_FREQUENCY": 0.1}
+    with sigterm_after(1), caplog.at_level(logging.INFO, logger="django_cron"):
+        cron("worker")
+    waits = [r.getMessage() for r in caplog.records if "next try in" in r.getMessage()]
+    assert len(waits) >= 2 and waits[0].startswith("cron worker: database unavailable: ")
+    # One line each, no traceback: an outage of an hour must not bury the log.
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "cron worker stopped" in caplog.text
+
+
+def test_status_names_a_job_whose_schedule_never_fires(registry, db):
+    registry.register(lambda: None, name="fine", every=60)
+    registry.register(lambda: None, name="feb30", schedule="0 0 30 2 *")
+    cron("run")
+    code, _, err = cron_exit("status")
+    assert code == 1
+    assert err.startswith("feb30: broken it never comes due")

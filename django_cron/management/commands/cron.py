@@ -3,10 +3,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 
 from django_cron import conf
-from django_cron.health import FAILING, is_healthy, overview
+from django_cron.availability import NotMigrated, diagnose, pending_migrations
+from django_cron.health import BROKEN, FAILING, is_healthy, overview
 from django_cron.models import JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
@@ -37,7 +39,10 @@ class Command(BaseCommand):
         nxt.add_argument("--count", type=int, default=1)
 
     def handle(self, *args, action, **options):
-        getattr(self, f"handle_{action}")(**options)
+        try:
+            getattr(self, f"handle_{action}")(**options)
+        except DatabaseError as exc:
+            raise CommandError(str(diagnose(exc))) from exc
 
     def _known(self, names):
         unknown = [name for name in names if name not in cronScheduler]
@@ -80,7 +85,11 @@ class Command(BaseCommand):
         jobs = overview()
         bad = [job for job in jobs if not is_healthy(job.health)]
         for job in bad:
-            detail = job.state.last_error if job.health == FAILING else ""
+            detail = ""
+            if job.health == FAILING:
+                detail = job.state.last_error
+            elif job.health == BROKEN:
+                detail = job.definition.problem
             self.stderr.write(f"{job.name}: {job.health} {detail}".rstrip())
         if bad:
             sys.exit(1)
@@ -88,6 +97,15 @@ class Command(BaseCommand):
 
     def handle_worker(self, names, **options):
         self._known(names)
+        try:
+            pending = pending_migrations()
+        except DatabaseError:
+            # Down at start, as when the database's container still boots: the
+            # loop waits an outage out.
+            pending = []
+        if pending:
+            # The loop would log this every interval until someone migrates.
+            raise CommandError(str(NotMigrated(conf.database(), pending)))
         worker = Worker(names or None)
         worker.install_signal_handlers()
         worker.run_forever()

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from django_cron.availability import diagnose
 from django_cron.compat.tivix import tivix_options
 from django_cron.registry import cronScheduler
 from django_cron.runner import is_due, run_due, sync_states, usable_definitions
@@ -21,6 +23,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, cron_classes, force, silent, dry_run, **options):
         names = [self._name(path) for path in cron_classes or getattr(settings, "CRON_CLASSES", [])]
+        try:
+            self._run(names, force, silent, dry_run)
+        except DatabaseError as exc:
+            raise CommandError(str(diagnose(exc))) from exc
+
+    def _run(self, names, force, silent, dry_run):
         if dry_run:
             for name in self._due(names, force):
                 self.stdout.write(f"{name}: would run")
