@@ -4,6 +4,7 @@
     nox -s "tests(python='3.13', django='6.1')" -- -x -q
     nox -t edges                            # the oldest and the newest pair
     nox -s lint
+    nox -s mutation                         # mutmut; see README.rst, "Development"
 
 Exports such as DJANGO_CRON_TEST_DB_SUFFIX and DJANGO_CRON_TEST_SERVICES reach
 pytest unchanged (see README.rst, "Development").
@@ -93,3 +94,17 @@ def lint(session):
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def mutation(session):
+    """
+    Mutation testing with mutmut: one-line changes to django_cron/runs.py,
+    trigger.py, views.py and locks/, each run against the fast tests that
+    reach it (setup.cfg, [mutmut]). About 30 minutes on 2 cores; not in CI.
+    """
+    session.install("-e", ".[test]", "mutmut~=3.8")
+    # Its own test databases; mutants one at a time, since they share them.
+    session.env.setdefault("DJANGO_CRON_TEST_DB_SUFFIX", "_mutation")
+    session.run("mutmut", "run", "--max-children", "1", *session.posargs)
+    session.run("mutmut", "results")

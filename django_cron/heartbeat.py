@@ -51,10 +51,10 @@ def _beat(beat, every, name, stopping):
             except Exception as exc:
                 # A database or cache blip: the next beat tries again, well
                 # before the lease runs out.
-                logger.warning("Could not extend the lease of %s: %r", name, exc)
+                logger.warning("Could not extend the lease of job %s: %r", name, exc)
                 continue
             if not held and not warned:
-                logger.warning("%s lost its lease while running", name)
+                logger.warning("Job %s lost its lease while running", name)
                 warned = True
     finally:
         # This thread's own connections; nobody else would close them.

@@ -30,8 +30,10 @@ overlapping; exactness never depends on it.
 
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -230,7 +232,11 @@ def finish(definition, run: JobRun, outcome, clock: PassClock | None = None) -> 
         released = True
     finally:
         if not released:
-            _release(run)
+            # Recording failed, most likely because the database is down: then
+            # this fails too, the lease expires on its own, and the error that
+            # counts is the one on its way out.
+            with suppress(DatabaseError):
+                _release(run)
     _follow_up(definition, run, clock)
     return run
 
@@ -273,13 +279,9 @@ def _summarise(run, status, duration, error) -> None:
 
 def _release(run) -> None:
     """Hand back the job's lease if ``run`` still holds it."""
-    try:
-        _states().filter(pk=run.job_id, lease_owner=run.owner).update(
-            lease_owner="", lease_until=None, current_run=None
-        )
-    except Exception:
-        # Recording already failed (the database is down): the lease expires on its own.
-        logger.exception("Could not hand back the lease of run %s", run.pk)
+    _states().filter(pk=run.job_id, lease_owner=run.owner).update(
+        lease_owner="", lease_until=None, current_run=None
+    )
 
 
 def _follow_up(definition, run, clock) -> None:
@@ -321,8 +323,8 @@ def sweep(now: datetime) -> int:
     for run in expired:
         # Conditional on all the sweep saw: a heartbeat that extended the lease
         # meanwhile, or another sweeper that got there first, wins.
-        if (
-            not _runs()
+        swept = (
+            _runs()
             .filter(
                 pk=run.pk,
                 status=JobRun.Status.RUNNING,
@@ -330,7 +332,8 @@ def sweep(now: datetime) -> int:
                 lease_until__lt=DbNow(),
             )
             .update(status=JobRun.Status.LOST, finished_at=now, error=LOST_ERROR, lease_until=None)
-        ):
+        )
+        if not swept:
             continue
         run.status, run.finished_at, run.error = JobRun.Status.LOST, now, LOST_ERROR
         _summarise(run, JobRun.Status.LOST, None, LOST_ERROR)

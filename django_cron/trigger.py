@@ -65,7 +65,7 @@ class Trigger:
         else:
             add_closer(response, lambda: self.check(gated))
 
-    def start_thread(self, gated=True) -> None:
+    def start_thread(self, gated: bool) -> None:
         """Run check() in a thread of its own, unless one is still running."""
         if self._thread is not None and self._thread.is_alive():
             return

@@ -18,7 +18,7 @@ from .trigger import trigger
 logger = logging.getLogger("django_cron")
 
 
-def key_matches(given: str) -> bool:
+def key_matches(given: str | None) -> bool:
     """Compare ``given`` with PING_KEY in constant time; no key configured never matches."""
     expected = conf.get("PING_KEY")
     return bool(expected) and constant_time_compare(given or "", expected)
@@ -66,16 +66,12 @@ def status(request):
 
 def may_see_details(request: HttpRequest) -> bool:
     """Return True if the request gives the key or comes from a user who may view job state."""
-    given = request.GET.get("key") or request.headers.get("X-Cron-Key", "")
-    if key_matches(given):
+    if key_matches(request.GET.get("key") or request.headers.get("X-Cron-Key")):
         return True
     user = getattr(request, "user", None)
     try:
-        return bool(
-            user is not None
-            and user.is_authenticated
-            and user.has_perm("django_cron.view_jobstate")
-        )
+        # False for anonymous and inactive users, True for active superusers.
+        return user is not None and user.has_perm("django_cron.view_jobstate")
     except DatabaseError:
         # The users' database may be the one that is down: no details, not a 500.
         return False
@@ -90,7 +86,7 @@ def _overview() -> list:
         with transaction.atomic(using=alias):
             return overview()
     except DatabaseError as exc:
-        raise diagnose(exc, alias) from exc
+        raise diagnose(exc) from exc
 
 
 def _unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:

@@ -65,6 +65,11 @@ class LockBackendTests:
         assert lock.extend(first, token, LONG) and lock.release(first, token)
         assert lock.acquire(first, LONG)
 
+    def test_extend_fails_once_the_lease_expired_though_nobody_took_it(self, lock):
+        token = lock.acquire("k", SHORT)
+        time.sleep(SHORT.total_seconds() + 1.1)  # caches count whole seconds
+        assert lock.extend("k", token, LONG) is False
+
     def test_extend_fails_once_the_lease_was_lost(self, lock):
         token = lock.acquire("k", SHORT)
         wait_for(lambda: lock.acquire("k", LONG), timeout=10, message="expiry")
@@ -119,6 +124,35 @@ class TestCacheLockOnRedis(LockBackendTests):
     def lock(self, alias):
         return CacheLock(alias=alias)
 
+    def test_keys_live_under_the_prefix_in_that_cache(self, lock, alias):
+        token = lock.acquire("k", LONG)
+        assert caches[alias].get("django_cron:lock:k") == token
+
+
+@needs_redis
+@pytest.mark.usefixtures("clean_redis")
+def test_cache_lock_counts_whole_seconds_and_at_least_one():
+    lock = CacheLock(alias="redis")
+    lock.acquire("short", SHORT)
+    lock.acquire("long", timedelta(seconds=90.2))
+    assert caches["redis"].ttl("django_cron:lock:short") == 1
+    assert caches["redis"].ttl("django_cron:lock:long") == 91
+
+
+@needs_redis
+@pytest.mark.usefixtures("clean_redis")
+def test_the_cache_locks_use_the_default_cache_unless_told(settings):
+    settings.CACHES = {**settings.CACHES, "default": settings.CACHES["redis"]}
+    from django_redis import get_redis_connection
+
+    from django_cron.locks.redis import RedisLock
+
+    # RedisLock writes plain Redis keys; CacheLock goes through the cache's API.
+    token = RedisLock().acquire("k", LONG)
+    assert get_redis_connection("redis").get("django_cron:lock:k") == token.encode()
+    token = CacheLock().acquire("other", LONG)
+    assert caches["redis"].get("django_cron:lock:other") == token
+
 
 @pytest.mark.django_db(transaction=True)
 class TestCacheLockOnTheDatabaseCache(LockBackendTests):
@@ -138,3 +172,17 @@ def test_get_lock_builds_the_configured_backend_with_its_options(settings):
     }
     lock = get_lock()
     assert isinstance(lock, DatabaseLock) and lock.using == "default"
+
+
+def test_a_backend_that_lacks_a_method_says_which():
+    from django_cron.locks.base import BaseLock
+
+    calls = {
+        "an acquire() method": lambda: BaseLock().acquire("k", LONG),
+        "an extend() method": lambda: BaseLock().extend("k", "t", LONG),
+        "a release() method": lambda: BaseLock().release("k", "t"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(NotImplementedError) as raised:
+            call()
+        assert str(raised.value) == f"subclasses of BaseLock must provide {what}"

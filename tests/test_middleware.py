@@ -25,11 +25,11 @@ MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
 def fresh_trigger(settings):
     settings.MIDDLEWARE = MIDDLEWARE
     settings.DJANGO_CRON = {"PING_KEY": KEY, "POLLING_FREQUENCY": 60}
-    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
+    trigger.__init__()  # as a new process starts
     yield
     if trigger._thread is not None:
         trigger._thread.join(timeout=30)
-    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
+    trigger.__init__()
 
 
 def make_due(*names):
@@ -160,6 +160,88 @@ def test_background_runs_jobs_in_a_thread(registry, settings):
     assert threads == ["django_cron"]
 
 
+def another_process_takes_the_gate():
+    """Let this process's hold on the poll gate end, and another process take it."""
+    lock = get_lock()
+    if trigger._gate_token:
+        lock.release(GATE, trigger._gate_token)
+    assert lock.acquire(GATE, timedelta(minutes=5))
+
+
+def test_one_request_at_a_time_takes_the_turn_to_check():
+    assert trigger.take_turn() is True  # a new process checks at its first request
+    assert trigger.take_turn() is False  # ... and then not before the next check time
+    trigger.next_check = 0.0
+    with trigger._mutex:  # another request of the process is taking the turn
+        assert trigger.take_turn() is False
+    assert trigger.take_turn() is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_background_check_still_running_is_not_started_twice(registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "BACKGROUND": True}
+    started, release = threading.Event(), threading.Event()
+    registry.register(lambda: (started.set(), release.wait(30)), name="slow", every=60)
+    trigger.check(gated=False)
+    make_due("slow")
+    trigger.start_thread(gated=False)
+    first = trigger._thread
+    try:
+        assert started.wait(30), "the slow job did not start"
+        # A daemon: a process that exits does not wait for its jobs.
+        assert first.daemon and first.name == "django_cron"
+        trigger.start_thread(gated=False)
+        assert trigger._thread is first
+    finally:
+        release.set()
+        first.join(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_checks_pass_the_gate_too(registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "BACKGROUND": True}
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)
+    trigger._thread.join(timeout=30)
+    another_process_takes_the_gate()
+    trigger.next_check = 0.0
+    make_due("job")
+    client.get("/")
+    trigger._thread.join(timeout=30)
+    assert [name for name, *_ in CALLS] == ["view"]
+
+
+@pytest.mark.django_db
+def test_a_process_whose_gate_was_taken_after_it_expired_waits_its_turn(registry):
+    registry.register(lambda: record("job"), name="job", every=60)
+    client = Client()
+    seen_by_runner(client)  # this process holds the gate, and keeps its token
+    another_process_takes_the_gate()
+    make_due("job")
+    client.get("/")
+    assert [name for name, *_ in CALLS] == ["view"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_while_another_runs_in_the_process_returns_at_once(registry):
+    started, release = threading.Event(), threading.Event()
+    registry.register(lambda: (started.set(), release.wait(30)), name="slow", every=60)
+    trigger.check(gated=False)  # the runner sees the job
+    make_due("slow")
+    first = threading.Thread(target=trigger.check, kwargs={"gated": False})
+    first.start()
+    try:
+        assert started.wait(30), "the slow job did not start"
+        second = threading.Thread(target=trigger.check, kwargs={"gated": False})
+        second.start()
+        second.join(timeout=10)
+        assert not second.is_alive(), "the second check waited for the first"
+    finally:
+        release.set()
+        first.join(timeout=30)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_under_asgi_jobs_run_in_a_thread_not_on_the_event_loop(registry):
     threads = []
@@ -190,7 +272,8 @@ def test_the_check_logs_and_swallows_an_outage(registry, settings, caplog, djang
     with django_db_blocker.unblock(), caplog.at_level(logging.WARNING, logger="django_cron"):
         response = Client().get("/")
     assert response.status_code == 200 and response.content == b"hello"
-    assert "The due check failed; next try in 60s: OperationalError" in caplog.text
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "django_cron"]
+    assert warning.startswith("The due check failed; next try in 60s: OperationalError")
     assert trigger.next_check > time.time() + 50
 
 

@@ -4,6 +4,7 @@ pinned against the races and faults that could break it.
 """
 
 import logging
+import re
 import threading
 import time
 from datetime import timedelta
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due, run_one
-from django_cron.runs import sweep
+from django_cron.runs import LOST_ERROR, sweep
 from tests.conftest import before_first_update, on_each_database
 from tests.effects import CALLS, Flaky, record
 
@@ -145,10 +146,15 @@ def test_a_lease_taken_between_the_sweeps_read_and_write_is_left_alone(alias, re
 
 
 @pytest.mark.usefixtures("no_heartbeat")
-def test_a_late_finish_keeps_the_lost_status_and_leaves_the_newer_state_alone(alias, registry):
+def _stalls_past_its_lease(registry, alias, then):
+    """
+    Register "slow": its first run stalls past its one-second lease while
+    another process sweeps it as lost and runs the job's next run, then
+    ``then()`` ends it.
+    """
+
     def during():
         assert sweep(timezone.now()) == 1
-        # Meanwhile the job's next run starts and ends elsewhere.
         thread = threading.Thread(target=run_due, args=(["slow"],), kwargs={"force": True})
         thread.start()
         thread.join()
@@ -158,19 +164,84 @@ def test_a_late_finish_keeps_the_lost_status_and_leaves_the_newer_state_alone(al
     def body():
         calls.append(1)
         if len(calls) == 1:
+            print("the first run, stalled")
             time.sleep(1.2)
             during()
+            return then()
 
-    registry.register(body, name="slow", every=3600, lease=1)
-    (late,) = run_due(["slow"], force=True).runs
+    registry.register(body, name="slow", every=3600, lease=1, alert_after=1, retries=2)
+
+
+def _late_and_next(alias):
     first, second = runs(alias, "slow")
-    assert first.pk == late.pk
     assert first.status == "lost" and second.status == "ok"
-    assert "finished late" in first.error and "ok" in first.error
-    assert first.finished_at and first.duration >= 1.2
+    assert first.output.startswith("the first run, stalled\n") and first.duration >= 1.2
+    assert first.finished_at == first.started_at + timedelta(seconds=first.duration)
+    return first, second
+
+
+@pytest.mark.usefixtures("no_heartbeat")
+def test_a_late_failure_keeps_the_lost_status_and_leaves_the_newer_state_alone(
+    alias, registry, caplog
+):
+    def fail():
+        raise ValueError("too late " + "x" * 3000)
+
+    _stalls_past_its_lease(registry, alias, fail)
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        (late,) = run_due(["slow"], force=True).runs
+    first, second = _late_and_next(alias)
+    assert first.pk == late.pk and late.status == "lost"
+    # What really happened is added to the lost run, within the error's length ...
+    added = r" It finished late, after 1\.\ds: failed \(ValueError: too late x+"
+    assert re.match(re.escape(LOST_ERROR) + added, first.error) and len(first.error) == 2000
+    assert "too late" in first.traceback
+    (warning,) = [r.getMessage() for r in caplog.records if "finished late" in r.getMessage()]
+    assert warning.startswith("Job slow finished after its run was recorded as lost: It finished")
+    # ... and nothing of it to the job, which has moved on: no failure counted, no retry.
     state = states(alias).get(name="slow")
     assert (state.last_status, state.last_run_at) == ("ok", second.started_at)
     assert state.lease_owner == "" and state.current_run_id is None
+    assert (state.consecutive_failures, state.retry_slot, state.alert_pending) == (0, None, "")
+
+
+@pytest.mark.usefixtures("no_heartbeat")
+def test_a_late_success_keeps_what_the_job_returned(alias, registry):
+    _stalls_past_its_lease(registry, alias, lambda: "42 rows")
+    run_due(["slow"], force=True)
+    first, _ = _late_and_next(alias)
+    assert re.fullmatch(
+        re.escape(LOST_ERROR) + r" It finished late, after 1\.\ds: ok\.", first.error
+    )
+    assert first.message == "42 rows"
+
+
+def test_the_heartbeat_extends_the_lease_of_the_run_and_of_the_job(alias, registry, caplog):
+    seen = {}
+
+    def body():
+        time.sleep(1.5)  # past the one-second lease it was claimed with
+        now = timezone.now()
+        seen["run"] = runs(alias, "long").get().lease_until > now
+        seen["job"] = states(alias).get(name="long").lease_until > now
+
+    registry.register(body, name="long", every=3600, lease=1)
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        (run,) = run_due(["long"], force=True).runs
+    assert seen == {"run": True, "job": True} and run.status == "ok"
+    assert "lost its lease" not in caplog.text
+
+
+def test_a_heartbeat_finds_out_that_its_run_was_taken_for_lost(alias, registry, caplog):
+    def body():
+        # What another process's sweep writes, had this run stalled past its lease.
+        runs(alias, "long").update(status="lost")
+        time.sleep(1.2)  # a few beats
+
+    registry.register(body, name="long", every=3600, lease=1)
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        run_due(["long"], force=True)
+    assert caplog.text.count("Job long lost its lease while running") == 1
 
 
 # Retries ----------------------------------------------------------------------
@@ -180,7 +251,9 @@ def test_each_retry_waits_retry_delay_times_backoff_to_the_attempts_before(alias
     registry.register(
         Flaky(), name="flaky", every=86400, retries=3, retry_delay=100, retry_backoff=3
     )
+    registry.register(lambda: None, name="bystander", every=86400)
     run_due()
+    bystander = states(alias).get(name="bystander").next_run_at
     waits = []
     for _ in range(3):
         make_due(alias, "flaky")
@@ -188,6 +261,17 @@ def test_each_retry_waits_retry_delay_times_backoff_to_the_attempts_before(alias
         state = states(alias).get(name="flaky")
         waits.append(round((state.next_run_at - run.finished_at).total_seconds() / 10) * 10)
     assert waits == [100, 300, 900]
+    assert states(alias).get(name="bystander").next_run_at == bystander
+
+
+def test_a_retry_that_would_come_after_the_next_slot_is_left_to_that_slot(alias, registry):
+    registry.register(Flaky(), name="flaky", every=60, retries=3, retry_delay=100)
+    run_due()
+    slot = make_due(alias, "flaky")
+    (run,) = run_due(["flaky"]).runs
+    state = states(alias).get(name="flaky")
+    assert run.status == "failed" and state.retry_slot is None
+    assert state.next_run_at == slot + timedelta(seconds=60)
 
 
 # Alerts -----------------------------------------------------------------------

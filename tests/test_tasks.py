@@ -12,6 +12,15 @@ from tests.effects import CALLS, record
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def dummy_backend():
+    """The dummy task backend, emptied: it keeps what was queued for the whole process."""
+    backend = import_string(f"{django_settings.TASKS_MODULE}.task_backends")["dummy"]
+    backend.clear()
+    yield backend
+    backend.clear()
+
+
 def boom():
     raise RuntimeError("task failed")
 
@@ -30,17 +39,31 @@ def test_a_failing_task_is_a_failed_run(registry):
     assert run.status == "failed" and "task failed" in run.error
 
 
-def test_a_task_not_yet_run_leaves_the_run_queued(registry):
+def test_a_task_not_yet_run_leaves_the_run_queued(registry, dummy_backend):
     registry.register(lambda: record("later"), name="later", every=60, enqueue="dummy")
     (run,) = run_due(["later"], force=True).runs
     assert run.status == "queued" and run.message.startswith("task ")
     assert CALLS == []
-    backend = import_string(f"{django_settings.TASKS_MODULE}.task_backends")["dummy"]
-    (result,) = backend.results
+    (result,) = dummy_backend.results
     assert list(result.args) == ["later", run.pk]
     # The slot is taken: another pass does not queue it again.
     assert run_due(["later"]).runs == []
     assert JobRun.objects.filter(job__name="later").count() == 1
+    # The job's lease went with the run: the worker takes a lease of its own.
+    state = JobState.objects.get(name="later")
+    assert (state.lease_owner, state.lease_until, state.current_run_id) == ("", None, None)
+
+
+def test_a_task_delivered_twice_runs_the_job_once(registry):
+    from django_cron.tasks import run_claimed
+
+    registry.register(lambda: record("once"), name="once", every=60, enqueue="dummy")
+    (run,) = run_due(["once"], force=True).runs
+    assert run_claimed.call("once", run.pk) == "ok"
+    assert run_claimed.call("once", run.pk) == "ok"  # redelivered: finds the run taken
+    assert CALLS == [("once", (), {})]
+    run.refresh_from_db()
+    assert run.status == "ok" and run.owner != "" and run.lease_until is None
 
 
 def test_the_global_default_queues_every_job(registry, settings):

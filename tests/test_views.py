@@ -9,6 +9,8 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from django_cron.models import JobState
+from django_cron.runner import run_due
 from django_cron.trigger import trigger
 from tests.conftest import no_queries
 from tests.effects import CALLS, record
@@ -35,11 +37,11 @@ UNANSWERING = [
 
 @pytest.fixture(autouse=True)
 def fresh_trigger():
-    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
+    trigger.__init__()  # as a new process starts
     yield
     if trigger._thread is not None:
         trigger._thread.join(timeout=30)
-    trigger.next_check, trigger._gate_token, trigger._failures = 0.0, None, 0
+    trigger.__init__()
 
 
 @pytest.fixture
@@ -61,6 +63,15 @@ def test_status_answers_503_with_the_reason(unanswering):
     response = Client().get("/cron/status/")
     assert response.status_code == 503
     assert response.json() == ANSWERS[unanswering]
+
+
+@pytest.mark.parametrize("unanswering", UNANSWERING, indirect=True)
+def test_the_log_says_which_endpoint_could_not_answer_and_why(unanswering, caplog):
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        Client().get("/cron/status/")
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "django_cron"]
+    expected = {"offline": "database unavailable: ", "unmigrated": "django_cron's tables"}
+    assert message.startswith(f"/cron/status/: {expected[unanswering]}")
 
 
 @pytest.mark.parametrize("unanswering", UNANSWERING, indirect=True)
@@ -198,3 +209,25 @@ def test_a_job_that_cannot_run_makes_status_503_and_is_named_with_the_key(regist
     assert jobs["fine"]["health"] == "new" and jobs["fine"]["problem"] is None
     assert jobs["feb30"]["health"] == "broken"
     assert jobs["feb30"]["problem"].startswith("it never comes due")
+
+
+@pytest.mark.django_db
+def test_details_say_everything_the_runner_knows_of_each_job(registry):
+    def broken():
+        raise ValueError("disk full")
+
+    registry.register(broken, name="berlin", schedule="*/5 * * * *", timezone="Europe/Berlin")
+    run_due(["berlin"], force=True)
+    state = JobState.objects.get(name="berlin")
+    (job,) = Client().get(f"/cron/status/?key={KEY}").json()["jobs"]
+    assert job == {
+        "name": "berlin",
+        "health": "failing",
+        "schedule": "Every 5 minutes",
+        "timezone": "Europe/Berlin",
+        "next_run": state.next_run_at.isoformat(),
+        "last_run": state.last_run_at.isoformat(),
+        "last_status": "failed",
+        "last_error": "ValueError: disk full",
+        "problem": None,
+    }

@@ -24,10 +24,9 @@ class RedisLock(BaseLock):
             self.prefix + key,
             timeout=ttl.total_seconds() if ttl is not None else None,
             blocking=False,
-            # The token comes from the caller, not from this thread's storage:
-            # a heartbeat thread extends the lease its runner took.
-            thread_local=False,
         )
+        # A new Lock for each call, given the caller's token: the heartbeat
+        # thread extends the lease that its runner took.
         if token is not None:
             lock.local.token = lock.redis.get_encoder().encode(token)
         return lock
