@@ -107,6 +107,9 @@ def sync_states(definitions, now: datetime) -> dict:
     job gets a row too, so that the admin lists it, but no next run. Each
     state also carries ``db_now``, the database's clock as it read the row.
     """
+    # A name too long for its column (a broken job, which check reports) gets no row.
+    limit = JobState._meta.get_field("name").max_length
+    definitions = [d for d in definitions if len(d.name) <= limit]
     names = [d.name for d in definitions]
     stamped = _states().annotate(db_now=DbNow())
     states = {s.name: s for s in stamped.filter(name__in=names)}

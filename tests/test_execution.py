@@ -210,3 +210,10 @@ def test_a_schedule_that_never_fires_stops_only_its_own_job(alias, registry):
     assert CALLS == [("tick", (), {})]
     # Its row exists, so the admin lists it, but it is never due.
     assert JobState.objects.using(alias).get(name="never").next_run_at is None
+
+
+def test_a_job_name_too_long_to_store_stops_only_its_own_job(alias, registry):
+    registry.register(lambda: record("long"), name="n" * 201, every=60)
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    assert [run.job.name for run in run_due(force=True).runs] == ["tick"]
+    assert list(JobState.objects.using(alias).values_list("name", flat=True)) == ["tick"]

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState
-from django_cron.trigger import GATE, trigger
+from django_cron.runner import run_due
+from django_cron.trigger import GATE, run_in_background, trigger
 from tests.conftest import no_queries, wait_for
 from tests.effects import CALLS, record
 
@@ -427,3 +428,32 @@ def test_a_check_that_passes_ends_the_back_off(registry):
     trigger._failures = 5
     trigger.check()
     assert trigger._failures == 0 and trigger.next_check > time.time() + 50
+
+
+# Run now (the admin's) ----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_in_background_runs_the_named_jobs_now_in_a_daemon_thread(registry):
+    registry.register(lambda: record("named"), name="named", every=3600)
+    registry.register(lambda: record("other"), name="other", every=3600)
+    run_due()
+    thread = run_in_background(["named"])
+    # A daemon, and named so that a thread dump says what it is.
+    assert thread.daemon and thread.name == "django_cron run now"
+    thread.join(timeout=30)
+    assert CALLS == [("named", (), {})]
+    assert JobRun.objects.get().forced
+
+
+def test_run_in_background_logs_what_it_could_not_run(
+    registry, settings, caplog, django_db_blocker
+):
+    registry.register(lambda: record("named"), name="named", every=3600)
+    registry.register(lambda: record("other"), name="other", every=3600)
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "offline"}
+    with django_db_blocker.unblock(), caplog.at_level(logging.ERROR, logger="django_cron"):
+        run_in_background(["named", "other"]).join(timeout=30)
+    (failure,) = [r for r in caplog.records if r.name == "django_cron"]
+    assert failure.getMessage() == "Running named, other in the background failed"
+    assert "OperationalError" in repr(failure.exc_info[1]) and CALLS == []

@@ -244,6 +244,22 @@ def test_a_heartbeat_finds_out_that_its_run_was_taken_for_lost(alias, registry, 
     assert caplog.text.count("Job long lost its lease while running") == 1
 
 
+def test_a_heartbeat_leaves_alone_a_job_lease_that_another_run_now_holds(alias, registry):
+    seen = {}
+    later = timezone.now() + timedelta(seconds=30)
+
+    def body():
+        # The job's lease went to another run meanwhile (this one stalled, was
+        # taken for lost, and the next one claimed the job).
+        states(alias).filter(name="long").update(lease_owner="elsewhere:1:abc", lease_until=later)
+        time.sleep(1.2)  # a few beats
+        seen["until"] = states(alias).get(name="long").lease_until
+
+    registry.register(body, name="long", every=3600, lease=1)
+    run_due(["long"], force=True)
+    assert seen["until"] == later
+
+
 # Retries ----------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from django_cron.checks import check_jobs
@@ -80,3 +81,24 @@ def test_enqueue_without_a_tasks_framework_fails_the_check(registry, monkeypatch
     assert check_jobs() == []
     monkeypatch.setattr(tasks, "task", None)
     assert [e.id for e in check_jobs()] == ["django_cron.E012"]
+
+
+def test_the_worker_takes_its_run_with_a_lease_and_an_owner_of_its_own(registry):
+    from django_cron.tasks import run_claimed
+
+    seen = {}
+
+    def body():
+        run = JobRun.objects.get(job__name="leased")
+        seen.update(status=run.status, owner=run.owner, leased=run.lease_until > timezone.now())
+
+    registry.register(body, name="leased", every=60, enqueue="dummy")
+    registry.register(lambda: None, name="waiting", every=60, enqueue="dummy")
+    (run,) = run_due(["leased"], force=True).runs
+    (waiting,) = run_due(["waiting"], force=True).runs
+    assert run_claimed.call("leased", run.pk) == "ok"
+    assert seen["status"] == "running" and seen["leased"]
+    assert seen["owner"] not in ("", run.owner)  # the worker's, not the claimer's
+    # Only the run the task was for: the other one still waits for its worker.
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"

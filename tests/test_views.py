@@ -217,9 +217,21 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         raise ValueError("disk full")
 
     registry.register(broken, name="berlin", schedule="*/5 * * * *", timezone="Europe/Berlin")
+    registry.register(lambda: None, name="unseen", every=60)
     run_due(["berlin"], force=True)
     state = JobState.objects.get(name="berlin")
-    (job,) = Client().get(f"/cron/status/?key={KEY}").json()["jobs"]
+    job, unseen = Client().get(f"/cron/status/?key={KEY}").json()["jobs"]
+    assert unseen == {
+        "name": "unseen",
+        "health": "new",
+        "schedule": "Every minute",
+        "timezone": None,
+        "next_run": None,
+        "last_run": None,
+        "last_status": "",
+        "last_error": "",
+        "problem": None,
+    }
     assert job == {
         "name": "berlin",
         "health": "failing",
