@@ -120,8 +120,8 @@ def _call(definition, run) -> Outcome:
                 outcome.stop = exc
         else:
             if result is not None:
-                outcome.message = str(result)[:MESSAGE_LIMIT]
-    outcome.output = output.getvalue()
+                outcome.message = cap(str(result), MESSAGE_LIMIT)
+    outcome.output = storable(output.getvalue())
     return outcome
 
 
@@ -161,8 +161,14 @@ def stops_the_process(exc: BaseException) -> bool:
     return False
 
 
+def storable(text: str) -> str:
+    """Return ``text`` with NUL as U+FFFD: PostgreSQL's text cannot hold NUL."""
+    return text.replace("\x00", "\ufffd")
+
+
 def cap(text: str, limit: int) -> str:
-    """Return ``text`` cut to ``limit`` characters, keeping its start and its end."""
+    """Return ``text`` storable and cut to ``limit`` characters, keeping its start and end."""
+    text = storable(text)
     if len(text) <= limit:
         return text
     marker = f"\n[... {len(text) - limit:,} characters cut ...]\n"

@@ -223,7 +223,7 @@ def run_queued(name: str, run_id: int) -> str:
         # Taken already: a redelivered or duplicate task does nothing.
         return JobRun.objects.using(conf.database()).get(pk=run_id).status
     outcome = _call(definition, run)
-    runs.finish(definition, run, outcome)
+    runs.finish(definition, run, outcome, PassClock(timezone.now()))
     if outcome.stop is not None:
         raise outcome.stop
     return run.status

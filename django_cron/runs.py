@@ -35,7 +35,6 @@ from datetime import datetime, timedelta
 
 from django.db import DatabaseError
 from django.db.models import Q
-from django.utils import timezone
 
 from . import alerts, conf
 from .clock import DbNow, PassClock, db_now_plus
@@ -122,9 +121,11 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
     Claim the job's due slot, a due retry, or (forced) the present moment, and
     record the run; return it, or None if another claimer won or nothing runs.
     """
-    single = definition.max_running == 1
+    queued = bool(definition.enqueue)
     # One run at a time: the state row's lease keeps others out. A job allowed
-    # several counts them with its lock slots, and each run has its own lease.
+    # several counts them with its lock slots, and each run has its own lease;
+    # so does a queued run, once a worker takes it.
+    single = definition.max_running == 1 and not queued
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
     lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
     if force:
@@ -154,7 +155,6 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
             logger.info("Job %s skipped missed slots up to %s", definition.name, following)
     if not claimed or slot is None:
         return None
-    queued = bool(definition.enqueue)
     run = _runs().create(
         job=state,
         scheduled_for=slot,
@@ -166,10 +166,7 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
         # A queued run waits for a worker, which takes it with a lease of its own.
         lease_until=None if queued else db_now_plus(definition.lease),
     )
-    if queued:
-        # The slot is taken; the job's lease is the worker's business now.
-        _release(run)
-    elif single:
+    if single:
         _states().filter(pk=state.pk, lease_owner=owner).update(current_run=run)
     return run
 
@@ -202,14 +199,13 @@ def extend(definition, run: JobRun) -> bool:
 # running → ok | failed | timeout ------------------------------------------------
 
 
-def finish(definition, run: JobRun, outcome, clock: PassClock | None = None) -> JobRun:
+def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
     """
     Record the outcome of ``run`` and hand the job's lease back, then count
     failures for alerts and schedule a retry. A run already swept as lost
     keeps that status and gets what really happened added to it.
     """
     outcome.apply_to(run)
-    released = False
     try:
         won = (
             _runs()
@@ -225,18 +221,18 @@ def finish(definition, run: JobRun, outcome, clock: PassClock | None = None) -> 
                 lease_until=None,
             )
         )
-        if not won:
-            _finish_late(definition, run)
-            return run
-        _summarise(run, run.status, run.duration, run.error)
-        released = True
-    finally:
-        if not released:
-            # Recording failed, most likely because the database is down: then
-            # this fails too, the lease expires on its own, and the error that
-            # counts is the one on its way out.
-            with suppress(DatabaseError):
-                _release(run)
+        if won:
+            _summarise(run, run.status, run.duration, run.error)
+    except BaseException:
+        # Recording failed, most likely because the database is down: then
+        # this fails too, the lease expires on its own, and the error that
+        # counts is the one on its way out.
+        with suppress(DatabaseError):
+            _release(run)
+        raise
+    if not won:
+        _finish_late(definition, run)
+        return run
     _follow_up(definition, run, clock)
     return run
 
@@ -285,18 +281,14 @@ def _release(run) -> None:
 
 
 def _follow_up(definition, run, clock) -> None:
-    """Count the outcome for alerts and retry a failed slot; a fault here stays here."""
+    """Count the outcome for alerts, and retry a failed slot."""
     if definition is None:
         return  # a job no longer registered: nothing to alert on or retry
-    try:
-        alerts.count(definition, run.job_id, run.status)
-    except Exception:
-        logger.exception("Could not count the outcome of %s for alerts", definition.name)
+    # A mail that fails stays in alerts; what can fail here is the database,
+    # which ends the pass like any outage, with the run already recorded.
+    alerts.count(definition, run.job_id, run.status)
     if run.status != JobRun.Status.OK:
-        try:
-            _schedule_retry(definition, run, clock or PassClock(timezone.now()))
-        except Exception:
-            logger.exception("Could not schedule a retry of %s", definition.name)
+        _schedule_retry(definition, run, clock)
 
 
 def _schedule_retry(definition, run, clock) -> None:

@@ -217,3 +217,22 @@ def test_a_job_name_too_long_to_store_stops_only_its_own_job(alias, registry):
     registry.register(lambda: record("tick"), name="tick", every=60)
     assert [run.job.name for run in run_due(force=True).runs] == ["tick"]
     assert list(JobState.objects.using(alias).values_list("name", flat=True)) == ["tick"]
+
+
+def test_nul_characters_in_what_a_job_leaves_are_kept_storable(alias, registry):
+    # PostgreSQL text cannot hold NUL; a job that prints one must still be recorded.
+    def binary():
+        print("before\x00after")
+        return "result\x00"
+
+    def raises():
+        raise ValueError("bad\x00byte")
+
+    registry.register(binary, name="binary", every=60)
+    registry.register(raises, name="raises", every=60)
+    assert [run.status for run in force("binary", "raises")] == ["ok", "failed"]
+    stored = {run.job.name: run for run in JobRun.objects.using(alias)}
+    assert stored["binary"].output == "before\ufffdafter\n"
+    assert stored["binary"].message == "result\ufffd"
+    assert stored["raises"].error == "ValueError: bad\ufffdbyte"
+    assert "bad\ufffdbyte" in stored["raises"].traceback

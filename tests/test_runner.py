@@ -73,6 +73,7 @@ def test_every_run_leaves_a_history_row(alias, registry):
     assert run.status == "ok" and run.finished_at >= run.started_at and run.duration >= 0
     state = states(alias).get(name="tick")
     assert state.last_status == "ok" and state.last_run_at == run.started_at
+    assert state.last_duration == run.duration and state.last_error == ""
     assert state.lease_owner == "" and state.lease_until is None
 
 

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError, connections
 from django.utils import timezone
 
 from django_cron.locks import get_lock
@@ -258,6 +259,50 @@ def test_a_heartbeat_leaves_alone_a_job_lease_that_another_run_now_holds(alias, 
     registry.register(body, name="long", every=3600, lease=1)
     run_due(["long"], force=True)
     assert seen["until"] == later
+
+
+def test_when_recording_a_run_fails_the_job_lease_and_lock_are_handed_back(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=3600)
+    run_due()
+
+    def cut(execute, sql, params, many, context):
+        # The database goes away just as the run's outcome is written.
+        if sql.lstrip().upper().startswith("UPDATE") and "django_cron_jobrun" in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(cut), pytest.raises(OperationalError):
+        run_due(["tick"], force=True)
+    state = states(alias).get(name="tick")
+    assert (state.lease_owner, state.lease_until, state.current_run_id) == ("", None, None)
+    assert get_lock().acquire("job:tick", timedelta(seconds=5)) is not None
+    # The run itself is found by the sweep once its lease has expired.
+    assert runs(alias, "tick").get().status == "running"
+
+
+def test_overlapping_runs_leave_the_summary_of_the_one_that_started_last(alias, registry):
+    release_first, first_started = threading.Event(), threading.Event()
+    calls = []
+
+    def body():
+        calls.append(1)
+        if len(calls) == 1:
+            first_started.set()
+            release_first.wait(30)
+            raise ValueError("the first run, ending last")
+
+    registry.register(body, name="twice", every=3600, max_running=2)
+    registry.register(lambda: None, name="bystander", every=3600)
+    run_due(["bystander"], force=True)
+    first = threading.Thread(target=run_due, args=(["twice"],), kwargs={"force": True})
+    first.start()
+    assert first_started.wait(30)
+    (second,) = run_due(["twice"], force=True).runs
+    release_first.set()
+    first.join(timeout=30)
+    state = states(alias).get(name="twice")
+    assert (state.last_status, state.last_run_at) == ("ok", second.started_at)
+    assert states(alias).get(name="bystander").last_status == "ok"
 
 
 # Retries ----------------------------------------------------------------------
