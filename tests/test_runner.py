@@ -156,7 +156,7 @@ def test_force_runs_a_job_now_without_moving_its_schedule(alias, registry):
     run_due()
     due = states(alias).get(name="tick").next_run_at
     (run,) = run_due(["tick"], force=True).runs
-    assert run.forced and names_run() == ["tick"]
+    assert run.forced and run.attempt == 1 and names_run() == ["tick"]
     assert states(alias).get(name="tick").next_run_at == due
 
 
@@ -298,8 +298,9 @@ def test_the_heartbeat_keeps_a_long_job_alive_past_its_lease(alias, registry, se
         assert seen == {"lock_taken_by_another": True, "swept": 1}
 
 
-def test_min_lease_holds_the_lock_after_a_short_job(alias, registry, settings):
-    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "MIN_LEASE": 1.5}
+@pytest.mark.parametrize("min_lease", [1.5, 0.8])
+def test_min_lease_holds_the_lock_after_a_short_job(alias, registry, settings, min_lease):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "MIN_LEASE": min_lease}
     registry.register(lambda: None, name="quick", every=60)
     run_due(["quick"], force=True)
     lock = get_lock()

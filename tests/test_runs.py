@@ -14,7 +14,7 @@ from django.db import OperationalError, connections
 from django.utils import timezone
 
 from django_cron.locks import get_lock
-from django_cron.models import JobRun, JobState
+from django_cron.models import JobRun, JobState, Lock
 from django_cron.runner import run_due, run_one
 from django_cron.runs import LOST_ERROR, sweep
 from tests.conftest import before_first_update, on_each_database
@@ -62,6 +62,24 @@ def test_a_state_that_is_not_yet_due_is_not_claimed(alias, registry):
     state = states(alias).get(name="tick")
     assert run_one(registry.get("tick"), state) is None
     assert CALLS == [] and not runs(alias, "tick").exists()
+
+
+def test_the_jobs_lease_keeps_a_second_run_out_even_if_the_lock_store_forgets(alias, registry):
+    seen = {}
+
+    def body():
+        if seen:
+            return  # the second run, had it been let in
+        seen["first"] = True
+        # The lock backend loses the job's lock (a Redis failover, say) ...
+        Lock.objects.using(alias).filter(key="job:solo").delete()
+        # ... and another runner forces the job meanwhile.
+        seen["second"] = run_due(["solo"], force=True).runs
+
+    registry.register(body, name="solo", every=3600)
+    (first,) = run_due(["solo"], force=True).runs
+    assert first.status == "ok" and seen["second"] == []
+    assert runs(alias, "solo").count() == 1
 
 
 def test_a_failed_claim_releases_the_lock_at_once_whatever_min_lease(alias, registry, settings):
