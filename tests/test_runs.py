@@ -279,23 +279,40 @@ def test_a_heartbeat_leaves_alone_a_job_lease_that_another_run_now_holds(alias, 
     assert seen["until"] == later
 
 
+def cut_run_updates(execute, sql, params, many, context):
+    """The database goes away just as a run's outcome is written."""
+    if sql.lstrip().upper().startswith("UPDATE") and "django_cron_jobrun" in sql:
+        raise OperationalError("server closed the connection unexpectedly")
+    return execute(sql, params, many, context)
+
+
 def test_when_recording_a_run_fails_the_job_lease_and_lock_are_handed_back(alias, registry):
     registry.register(lambda: record("tick"), name="tick", every=3600)
     run_due()
 
-    def cut(execute, sql, params, many, context):
-        # The database goes away just as the run's outcome is written.
-        if sql.lstrip().upper().startswith("UPDATE") and "django_cron_jobrun" in sql:
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(cut), pytest.raises(OperationalError):
+    with connections[alias].execute_wrapper(cut_run_updates), pytest.raises(OperationalError):
         run_due(["tick"], force=True)
     state = states(alias).get(name="tick")
     assert (state.lease_owner, state.lease_until, state.current_run_id) == ("", None, None)
     assert get_lock().acquire("job:tick", timedelta(seconds=5)) is not None
     # The run itself is found by the sweep once its lease has expired.
     assert runs(alias, "tick").get().status == "running"
+
+
+def test_a_failed_recording_leaves_a_lease_another_run_took_meanwhile(alias, registry):
+    later = timezone.now() + timedelta(hours=1)
+
+    def body():
+        # This run stalled, its lease expired, and another runner claimed the job.
+        states(alias).filter(name="tick").update(lease_owner="elsewhere:1:abc", lease_until=later)
+
+    registry.register(body, name="tick", every=3600)
+    run_due()
+
+    with connections[alias].execute_wrapper(cut_run_updates), pytest.raises(OperationalError):
+        run_due(["tick"], force=True)
+    state = states(alias).get(name="tick")
+    assert (state.lease_owner, state.lease_until) == ("elsewhere:1:abc", later)
 
 
 def test_overlapping_runs_leave_the_summary_of_the_one_that_started_last(alias, registry):
@@ -311,7 +328,7 @@ def test_overlapping_runs_leave_the_summary_of_the_one_that_started_last(alias, 
 
     registry.register(body, name="twice", every=3600, max_running=2)
     registry.register(lambda: None, name="bystander", every=3600)
-    run_due(["bystander"], force=True)
+    (bystander,) = run_due(["bystander"], force=True).runs
     first = threading.Thread(target=run_due, args=(["twice"],), kwargs={"force": True})
     first.start()
     assert first_started.wait(30)
@@ -320,7 +337,9 @@ def test_overlapping_runs_leave_the_summary_of_the_one_that_started_last(alias, 
     first.join(timeout=30)
     state = states(alias).get(name="twice")
     assert (state.last_status, state.last_run_at) == ("ok", second.started_at)
-    assert states(alias).get(name="bystander").last_status == "ok"
+    # Another job's summary stays its own.
+    state = states(alias).get(name="bystander")
+    assert (state.last_status, state.last_run_at) == ("ok", bystander.started_at)
 
 
 # Retries ----------------------------------------------------------------------
