@@ -17,6 +17,7 @@ from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState, Lock
 from django_cron.runner import run_due, run_one
 from django_cron.runs import LOST_ERROR, sweep
+from django_cron.schedules import Interval
 from tests.conftest import before_first_update, on_each_database
 from tests.effects import CALLS, Flaky, record
 
@@ -80,6 +81,59 @@ def test_the_jobs_lease_keeps_a_second_run_out_even_if_the_lock_store_forgets(al
     (first,) = run_due(["solo"], force=True).runs
     assert first.status == "ok" and seen["second"] == []
     assert runs(alias, "solo").count() == 1
+
+
+@pytest.mark.parametrize("enqueue", [None, "dummy"], ids=["inline", "queued"])
+def test_a_due_slot_holds_the_jobs_lease_while_it_runs_inline_and_none_when_queued(
+    alias, registry, enqueue
+):
+    seen = {}
+
+    def body():
+        state = states(alias).get(name="solo")
+        seen.update(owner=state.lease_owner, until=state.lease_until)
+
+    registry.register(body, name="solo", every=3600, enqueue=enqueue)
+    run_due()
+    make_due(alias, "solo")
+    (run,) = run_due().runs
+    state = states(alias).get(name="solo")
+    assert (state.lease_owner, state.lease_until) == ("", None)
+    if enqueue:
+        assert run.status == "queued" and seen == {}
+    else:
+        assert seen["owner"] == run.owner and seen["until"] > timezone.now()
+
+
+def test_a_disabled_job_is_not_claimed_by_a_runner_that_read_it_enabled(alias, registry):
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    make_due(alias, "tick")
+    stale = states(alias).get(name="tick")
+    states(alias).filter(name="tick").update(enabled=False)  # from the admin, meanwhile
+    assert run_one(registry.get("tick"), stale) is None
+    assert CALLS == [] and not runs(alias, "tick").exists()
+
+
+def test_a_schedule_that_fails_while_planning_marks_its_job_broken(alias, registry):
+    class Fading(Interval):
+        """Slots from a moment on; earlier ones have no next."""
+
+        def next_after(self, dt):
+            if dt < cutoff:
+                raise ValueError("no slots before the cutoff")
+            return super().next_after(dt)
+
+    cutoff = timezone.now() - timedelta(minutes=1)
+    registry.register(lambda: record("fading"), name="fading", schedule=Fading(60))
+    registry.register(lambda: record("other"), name="other", every=60)
+    run_due()
+    make_due(alias, "fading", ago=3600)
+    make_due(alias, "other")
+    assert [run.job.name for run in run_due().runs] == ["other"]
+    assert registry.get("fading").problem == (
+        "its schedule cannot say when it runs next (ValueError('no slots before the cutoff'))"
+    )
 
 
 def test_a_failed_claim_releases_the_lock_at_once_whatever_min_lease(alias, registry, settings):
@@ -297,6 +351,22 @@ def test_when_recording_a_run_fails_the_job_lease_and_lock_are_handed_back(alias
     assert get_lock().acquire("job:tick", timedelta(seconds=5)) is not None
     # The run itself is found by the sweep once its lease has expired.
     assert runs(alias, "tick").get().status == "running"
+
+
+def test_when_the_database_is_gone_for_the_recording_its_error_is_what_comes_out(alias, registry):
+    down = threading.Event()
+    registry.register(down.set, name="tick", every=3600)  # the database goes as the job ends
+    run_due()
+
+    def cut(execute, sql, params, many, context):
+        if down.is_set() and sql.lstrip().upper().startswith("UPDATE"):
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(cut), pytest.raises(OperationalError):
+        run_due(["tick"], force=True)
+    # The job's lease could not be handed back either: it expires on its own.
+    assert states(alias).get(name="tick").lease_owner != ""
 
 
 def test_a_failed_recording_leaves_a_lease_another_run_took_meanwhile(alias, registry):
