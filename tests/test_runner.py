@@ -111,16 +111,24 @@ def test_coalesce_runs_once_after_missed_slots(alias, registry):
     assert due == slot + timedelta(seconds=60 * 6) and due > timezone.now()
 
 
-def test_skip_runs_nothing_for_missed_slots(alias, registry):
+def test_skip_runs_nothing_for_missed_slots_and_says_so(alias, registry, caplog):
     registry.register(lambda: record("tick"), name="tick", every=60, missed="skip")
     run_due()
     slot = make_due(alias, "tick", ago=60 * 5 + 30)
-    assert run_due().runs == [] and CALLS == []
-    assert states(alias).get(name="tick").next_run_at == slot + timedelta(seconds=60 * 6)
-    # A slot that is merely late, with none missed after it, still runs.
+    with caplog.at_level(logging.INFO, logger="django_cron"):
+        assert run_due().runs == [] and CALLS == []
+    resumed = slot + timedelta(seconds=60 * 6)
+    assert states(alias).get(name="tick").next_run_at == resumed
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == [f"Job tick skipped missed slots up to {resumed}"]
+    # A slot that is merely late, with none missed after it, still runs, and
+    # nothing is said about skipping.
+    caplog.clear()
     make_due(alias, "tick", ago=30)
-    run_due()
+    with caplog.at_level(logging.INFO, logger="django_cron"):
+        run_due()
     assert names_run() == ["tick"]
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()]
 
 
 def test_catch_up_runs_every_missed_slot(alias, registry):
