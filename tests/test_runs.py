@@ -197,6 +197,41 @@ def test_a_heartbeat_between_the_sweeps_read_and_write_keeps_the_run_alive(alias
     assert run.status == "ok" and runs(alias, "slow").get().status == "ok"
 
 
+def test_the_sweep_goes_on_past_a_run_that_came_back_to_life(alias, registry, caplog):
+    registry.register(lambda: None, name="alive", every=3600)
+    registry.register(lambda: None, name="dead", every=3600)
+    run_due()
+    now, expired = timezone.now(), timezone.now() - timedelta(seconds=10)
+
+    def running(name, started):
+        return JobRun.objects.using(alias).create(
+            job=states(alias).get(name=name),
+            scheduled_for=started,
+            started_at=started,
+            status="running",
+            owner=f"{name}:1:abc",
+            lease_until=expired,
+        )
+
+    # The sweep reads the newest first; that one's heartbeat lands before the write.
+    alive = running("alive", now - timedelta(seconds=5))
+    dead = running("dead", now - timedelta(seconds=60))
+
+    def beat():
+        JobRun.objects.using(alias).filter(pk=alive.pk).update(
+            lease_until=timezone.now() + timedelta(minutes=5)
+        )
+
+    with caplog.at_level(logging.WARNING, logger="django_cron"):
+        with before_first_update(alias, beat):
+            assert sweep(timezone.now()) == 1
+    alive.refresh_from_db(using=alias)
+    dead.refresh_from_db(using=alias)
+    assert alive.status == "running"
+    assert (dead.status, dead.error, dead.lease_until) == ("lost", LOST_ERROR, None)
+    assert [r.getMessage() for r in caplog.records] == [f"Job dead was lost: {LOST_ERROR}"]
+
+
 @pytest.mark.usefixtures("no_heartbeat")
 def test_a_lease_taken_between_the_sweeps_read_and_write_is_left_alone(alias, registry):
     seen = {}
