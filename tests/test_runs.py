@@ -232,6 +232,38 @@ def test_the_sweep_goes_on_past_a_run_that_came_back_to_life(alias, registry, ca
     assert [r.getMessage() for r in caplog.records] == [f"Job dead was lost: {LOST_ERROR}"]
 
 
+def test_a_lost_run_counts_as_a_failure_for_alerts_and_retries(
+    alias, registry, settings, mailoutbox
+):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    registry.register(lambda: None, name="vanished", every=86400, alert_after=1, retries=1)
+    registry.register(lambda: None, name="retired", every=86400, alert_after=1, retries=1)
+    run_due()
+    slot = timezone.now() - timedelta(minutes=5)
+    for name in ("vanished", "retired"):
+        JobRun.objects.using(alias).create(
+            job=states(alias).get(name=name),
+            scheduled_for=slot,
+            started_at=slot,
+            status="running",
+            owner=f"{name}:1:abc",
+            lease_until=slot + timedelta(minutes=1),
+        )
+    registry.unregister("retired")  # its code is gone: recorded, nothing follows
+    before = timezone.now()
+    assert sweep(before) == 2
+    after = timezone.now()
+    vanished, retired = states(alias).get(name="vanished"), states(alias).get(name="retired")
+    assert (vanished.retry_slot, vanished.retry_attempt) == (slot, 2)
+    # After the default retry delay, counted from the sweep.
+    delay = timedelta(seconds=60)
+    assert before + delay <= vanished.next_run_at <= after + delay
+    assert (retired.last_status, retired.retry_slot) == ("lost", None)
+    assert [mail.subject for mail in mailoutbox] == [
+        "[Django] [cron] vanished failed 1 times in a row"
+    ]
+
+
 @pytest.mark.usefixtures("no_heartbeat")
 def test_a_lease_taken_between_the_sweeps_read_and_write_is_left_alone(alias, registry):
     seen = {}
