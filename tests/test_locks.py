@@ -11,6 +11,7 @@ from django.conf import settings as django_settings
 from django.core.cache import caches
 
 from django_cron.locks import get_lock
+from django_cron.locks.base import fit_key
 from django_cron.locks.cache import CacheLock
 from django_cron.locks.database import DatabaseLock
 from tests.conftest import on_each_database, wait_for
@@ -69,6 +70,14 @@ class LockBackendTests:
         token = lock.acquire("k", SHORT)
         time.sleep(SHORT.total_seconds() + 1.1)  # caches count whole seconds
         assert lock.extend("k", token, LONG) is False
+
+    def test_a_lease_expired_on_another_key_does_not_stand_in_for_this_one(self, lock):
+        lock.acquire("other", SHORT)
+        time.sleep(SHORT.total_seconds() + 1.1)  # caches count whole seconds
+        assert lock.acquire("k", LONG)
+        assert lock.acquire("k", LONG) is None
+        # The database cache counts expiry in whole seconds: "other" may need a moment more.
+        wait_for(lambda: lock.acquire("other", LONG), timeout=10, message="the expired key")
 
     def test_extend_fails_once_the_lease_was_lost(self, lock):
         token = lock.acquire("k", SHORT)
@@ -165,6 +174,13 @@ class TestCacheLockOnTheDatabaseCache(LockBackendTests):
 
 
 @pytest.mark.django_db
+def test_a_key_is_shortened_only_beyond_the_limit_and_then_uses_all_of_it():
+    assert fit_key("k" * 200, 200) == "k" * 200
+    shortened = fit_key("k" * 201, 200)
+    assert len(shortened) == 200 and shortened.startswith("k" * 100)
+    assert fit_key("k" * 201, 200) != fit_key("k" * 202, 200)
+
+
 def test_get_lock_builds_the_configured_backend_with_its_options(settings):
     settings.DJANGO_CRON = {
         "LOCK_BACKEND": "django_cron.locks.database.DatabaseLock",
