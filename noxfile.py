@@ -101,7 +101,7 @@ def mutation(session):
     """
     Mutation testing with mutmut: one-line changes to django_cron/runs.py,
     trigger.py, views.py and locks/, each run against the fast tests that
-    reach it (setup.cfg, [mutmut]). About 30 minutes on 2 cores; not in CI.
+    reach it (setup.cfg, [mutmut]). About 85 minutes on 2 cores; not in CI.
     """
     session.install("-e", ".[test]", "mutmut~=3.8")
     # Its own test databases; mutants one at a time, since they share them.
