@@ -66,38 +66,36 @@ def test_a_keyboard_interrupt_raised_by_a_job_outside_the_main_thread_is_a_faile
 
 
 @pytest.fixture
-def sigint():
-    """Set SIGINT's handler for one test: a shell starts background jobs with it ignored."""
-    before = signal.getsignal(signal.SIGINT)
-    yield lambda handler: signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGINT, before)
-
-
-def test_ctrl_c_in_the_main_thread_is_recorded_and_then_stops_the_pass(alias, registry, sigint):
-    # With Python's own SIGINT handler, a KeyboardInterrupt in the main thread
-    # is the user's Ctrl-C: the run is recorded, then the pass stops.
-    sigint(signal.default_int_handler)
+def interrupted(registry):
+    """
+    Register "interrupt", a job that raises KeyboardInterrupt, and "after";
+    yield a setter for SIGINT's handler (a shell starts background jobs with
+    SIGINT ignored, so each test says which it means).
+    """
 
     def interrupt():
         raise KeyboardInterrupt
 
     registry.register(interrupt, name="interrupt", every=60)
     registry.register(lambda: record("after"), name="after", every=60)
+    before = signal.getsignal(signal.SIGINT)
+    yield lambda handler: signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_in_the_main_thread_is_recorded_and_then_stops_the_pass(alias, interrupted):
+    # With Python's own SIGINT handler, a KeyboardInterrupt in the main thread
+    # is the user's Ctrl-C: the run is recorded, then the pass stops.
+    interrupted(signal.default_int_handler)
     with pytest.raises(KeyboardInterrupt):
         force("interrupt", "after")
     assert outcomes(alias) == {"interrupt": "failed"}
     assert JobState.objects.using(alias).get(name="interrupt").lease_owner == ""
 
 
-def test_a_keyboard_interrupt_is_the_jobs_own_when_sigint_is_ignored(alias, registry, sigint):
+def test_a_keyboard_interrupt_is_the_jobs_own_when_sigint_is_ignored(alias, interrupted):
     # No Ctrl-C can reach a process that ignores SIGINT, so the job raised it.
-    sigint(signal.SIG_IGN)
-
-    def interrupt():
-        raise KeyboardInterrupt
-
-    registry.register(interrupt, name="interrupt", every=60)
-    registry.register(lambda: record("after"), name="after", every=60)
+    interrupted(signal.SIG_IGN)
     force("interrupt", "after")
     assert outcomes(alias) == {"interrupt": "failed", "after": "ok"}
 
