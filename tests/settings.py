@@ -115,6 +115,38 @@ SERVICES = {
     "mysql": (MYSQL_HOST, 3306, "django.db.backends.mysql", {"USER": "root", "PASSWORD": ""}),
 }
 MISSING_SERVICES = {}
+
+
+def _mysql_driver():
+    """
+    The MySQL driver the tests use: mysqlclient where it is installed (sites
+    use it; it needs a compiler and the client headers), else PyMySQL, which
+    installs from a wheel and stands in for it as Django's MySQLdb.
+    """
+    try:
+        import MySQLdb  # noqa: F401
+
+        return "mysqlclient"
+    except ImportError:
+        pass
+    try:
+        import pymysql
+    except ImportError:
+        return None
+    # Django checks the version of MySQLdb; PyMySQL reports an old one.
+    pymysql.version_info = (2, 2, 1, "final", 0)
+    pymysql.install_as_MySQLdb()
+    return "PyMySQL"
+
+
+MYSQL_DRIVER = _mysql_driver()
+if MYSQL_DRIVER is None:
+    del SERVICES["mysql"]
+    if REQUIRE_SERVICES:
+        raise RuntimeError(
+            "no MySQL driver is importable (mysqlclient or PyMySQL) and CI requires one"
+        )
+    MISSING_SERVICES["mysql"] = "no MySQL driver: pip install PyMySQL (or mysqlclient)"
 for alias, (host, port, engine, extra) in SERVICES.items():
     if _answers(host, port):
         DATABASES[alias] = _database(engine, "django_cron", HOST=host, PORT=port, **extra)
