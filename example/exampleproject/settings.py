@@ -1,8 +1,10 @@
 """
 Settings for the django_cron demo site.
 
-For local use only: DEBUG is on and the secret key is public. The database is
-a SQLite file next to manage.py, so the demo needs no server.
+For local use only: DEBUG is on, and the secret key and the ping key are
+public. The database is a SQLite file next to manage.py, so the demo needs no
+server. Jobs run from the site's own traffic (CronMiddleware): browsing is
+enough, with no worker and no OS cron.
 """
 
 import os
@@ -12,7 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "django-insecure-demo-only-never-use-this-key-in-production"
 DEBUG = True
-ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,6 +31,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every response, whatever the others do; due jobs
+    # run once the response has been sent, so its place costs no request anything.
+    "django_cron.middleware.CronMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,16 +84,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 DJANGO_CRON = {
+    # Look for due jobs at most every 5 seconds per process, so that a job due
+    # now runs at the next request after that. A real site can leave the
+    # default (60): its jobs are rarely due to the second.
+    "POLLING_FREQUENCY": 5,
+    # The secret of cron/ping/<key>/, which the home page shows. A real site
+    # reads a long random one from its environment, as this does when set.
+    "PING_KEY": os.environ.get("EXAMPLE_PING_KEY", "demo-ping-key"),
     # Days of run history to keep; older runs are deleted after each pass.
     "HISTORY_DAYS": 7,
     # Seconds a run may take before it counts as lost and its slot is freed.
     # The demo jobs take milliseconds; a job can ask for more with `lease`.
     "LEASE": 300,
 }
-
-# The 2009 setting, still honoured: seconds between two due checks of
-# `cron worker`. DJANGO_CRON["POLLING_FREQUENCY"] takes precedence when set.
-CRON_POLLING_FREQUENCY = 60
 
 # Show what the jobs and the runner do on the console.
 LOGGING = {

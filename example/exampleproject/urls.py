@@ -1,7 +1,7 @@
-"""URLs of the demo site: the job overview at /, and the admin."""
+"""URLs of the demo site: the live overview at /, django_cron's ping and status, the admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from reports import views
 
 import django_cron
@@ -12,5 +12,8 @@ django_cron.autodiscover()
 
 urlpatterns = [
     path("", views.index, name="index"),
+    # cron/ping/<key>/ runs due jobs for an uptime monitor; cron/status/ says
+    # whether they are healthy.
+    path("cron/", include("django_cron.urls")),
     path("admin/", admin.site.urls),
 ]

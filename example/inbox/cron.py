@@ -18,11 +18,11 @@ class CheckMail(Job):
     the runs can be seen in the admin.
     """
 
-    # run every 300 seconds (5 minutes)
-    run_every = 300
+    # run every 60 seconds
+    run_every = 60
 
     def job(self):
-        # This will be executed every 5 minutes
+        # This will be executed every minute
         message = Message.objects.create(
             folder=Message.Folder.INBOX,
             subject=f"Mail checked at {timezone.now():%Y-%m-%d %H:%M:%S %Z}",
