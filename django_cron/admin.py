@@ -9,7 +9,7 @@ hands the jobs to a background thread that claims them like any other run.
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value
+from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -21,10 +21,14 @@ from . import conf
 from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
 from .models import JobRun, JobState
 from .registry import cronScheduler
+from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
 from .trigger import run_in_background
 
 NOT_REGISTERED = "not registered"
+# The job page's table of runs, its timeline, and the job list's sparklines.
 RECENT_RUNS = 10
+TIMELINE_RUNS = 50
+SPARKLINE_RUNS = 20
 
 HEALTH_CHOICES = [
     (OK, _("ok")),
@@ -34,7 +38,6 @@ HEALTH_CHOICES = [
     (BROKEN, _("broken")),
     (NOT_REGISTERED, _("not registered")),
 ]
-STATUS_LABELS = dict(JobRun.Status.choices)
 
 
 def job_overview(state: JobState, now=None) -> JobOverview | None:
@@ -50,26 +53,27 @@ def job_health(state: JobState, now=None) -> str:
     return NOT_REGISTERED if overview is None else overview.health
 
 
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
-
-
-def when(value) -> str:
-    """Format a datetime as the admin formats one in a list, "-" for None."""
-    return display_for_value(value, "-")
-
-
-def seconds(value):
-    if value is None:
-        return None
-    return "< 0.01 s" if value < 0.01 else f"{value:.2f} s"
-
-
 def pre(text: str):
     """Return ``text`` escaped in a <pre> block that wraps long lines; None if empty."""
     if not text:
         return None
     return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+def to_the_second(model, name: str):
+    """
+    Return an admin display of the datetime field ``name`` that shows seconds.
+
+    The admin shows a datetime field in DATETIME_FORMAT, to the minute by
+    default, which hides the order of runs a few seconds apart.
+    """
+    field = model._meta.get_field(name)
+
+    @admin.display(description=field.verbose_name, ordering=name)
+    def display(self, obj):
+        return when(getattr(obj, name), self.get_empty_value_display())
+
+    return display
 
 
 class CronModelAdmin(admin.ModelAdmin):
@@ -138,14 +142,28 @@ class JobFilter(admin.SimpleListFilter):
         return queryset.filter(job__name=self.value())
 
 
+class JobChangeList(ChangeList):
+    """The job list, with the runs its sparklines draw fetched for the whole page at once."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        # One query for the page rather than one per row. Listing the page
+        # fills the queryset's cache, so the rows rendered are these objects.
+        states = list(self.result_list)
+        runs = runs_by_job(states, SPARKLINE_RUNS, self.queryset.db)
+        for state in states:
+            state.sparkline_runs = runs[state.pk]
+
+
 @admin.register(JobState)
 class JobStateAdmin(CronModelAdmin):
     list_display = [
         "name",
         "schedule",
         "time_zone",
-        "next_run_at",
+        "next_run",
         "last_run",
+        "run_sparkline",
         "health_status",
         "enabled",
     ]
@@ -158,24 +176,24 @@ class JobStateAdmin(CronModelAdmin):
             _("Runs"),
             {
                 "fields": [
-                    "next_run_at",
-                    "last_run_at",
+                    "next_run",
+                    "last_run_time",
                     "last_status",
                     "last_run_duration",
                     "last_error",
                     "consecutive_failures",
                     "alerted",
                     "alert_pending",
-                    "retry_slot",
+                    "retrying_slot",
                     "retry_attempt",
                 ]
             },
         ),
-        (_("History"), {"fields": ["recent_runs"]}),
+        (_("History"), {"fields": ["run_timeline", "recent_runs"]}),
         (
             _("Runner"),
             {
-                "fields": ["schedule_key", "lease_owner", "lease_until", "current_run"],
+                "fields": ["schedule_key", "lease_owner", "lease_expires", "current_run"],
                 "classes": ["collapse"],
             },
         ),
@@ -184,8 +202,22 @@ class JobStateAdmin(CronModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Everything but ``enabled`` belongs to the runner.
         fields = [f.name for f in JobState._meta.concrete_fields if f.name not in ("id", "enabled")]
-        computed = ["schedule", "time_zone", "health_status", "last_run_duration", "recent_runs"]
+        computed = [
+            "schedule",
+            "time_zone",
+            "health_status",
+            "next_run",
+            "last_run_time",
+            "last_run_duration",
+            "retrying_slot",
+            "lease_expires",
+            "run_timeline",
+            "recent_runs",
+        ]
         return [*fields, *computed]
+
+    def get_changelist(self, request, **kwargs):
+        return JobChangeList
 
     def has_add_permission(self, request):
         # The runner creates a job's row the first time it sees the job.
@@ -205,6 +237,11 @@ class JobStateAdmin(CronModelAdmin):
     def time_zone(self, obj):
         overview = job_overview(obj)
         return self.shown(None if overview is None else overview.timezone)
+
+    next_run = to_the_second(JobState, "next_run_at")
+    last_run_time = to_the_second(JobState, "last_run_at")
+    retrying_slot = to_the_second(JobState, "retry_slot")
+    lease_expires = to_the_second(JobState, "lease_until")
 
     @admin.display(description=_("last run"), ordering="last_run_at")
     def last_run(self, obj):
@@ -226,15 +263,33 @@ class JobStateAdmin(CronModelAdmin):
             return format_html("{}: {}", label, cronScheduler.get(obj.name).problem)
         return label
 
+    @admin.display(description=_("recent runs"))
+    def run_sparkline(self, obj):
+        runs = getattr(obj, "sparkline_runs", None)
+        if runs is None:  # a row the job list did not fetch runs for
+            runs = runs_by_job([obj], SPARKLINE_RUNS, obj._state.db)[obj.pk]
+        return sparkline(runs) if runs else self.get_empty_value_display()
+
+    def last_runs(self, obj):
+        """Return the job's last runs, newest first, read once for the timeline and the table."""
+        if not hasattr(obj, "last_runs"):
+            obj.last_runs = list(obj.runs.defer("output", "traceback")[:TIMELINE_RUNS])
+        return obj.last_runs
+
+    @admin.display(description=_("timeline"))
+    def run_timeline(self, obj):
+        runs = self.last_runs(obj)
+        return timeline(runs) if runs else self.get_empty_value_display()
+
     @admin.display(description=_("last runs"))
     def recent_runs(self, obj):
-        runs = obj.runs.all()[:RECENT_RUNS]
+        runs = self.last_runs(obj)[:RECENT_RUNS]
         if not runs:
             return self.get_empty_value_display()
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
-            "<td>{}</td><td>{}</td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     self._url("jobrun_change", run.pk),
@@ -243,6 +298,7 @@ class JobStateAdmin(CronModelAdmin):
                     seconds(run.duration),
                     status_label(run.status),
                     run.attempt,
+                    Truncator(run.message).chars(80),
                     Truncator(run.error).chars(80),
                 )
                 for run in runs
@@ -250,13 +306,14 @@ class JobStateAdmin(CronModelAdmin):
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
-            "<th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}?{}">{}</a></p>',
             _("started"),
             _("scheduled for"),
             _("duration"),
             _("status"),
             _("attempt"),
+            _("message"),
             _("error"),
             rows,
             self._url("jobrun_changelist"),
@@ -310,31 +367,32 @@ RUN_FIELDS = [
     "status",
     "attempt",
     "forced",
-    "scheduled_for",
-    "started_at",
-    "finished_at",
+    "scheduled",
+    "started",
+    "finished",
     "run_duration",
     "owner",
 ]
-RUN_OUTCOME_FIELDS = ["error", "traceback_block", "output_block"]
+RUN_OUTCOME_FIELDS = ["message_block", "error", "traceback_block", "output_block"]
 
 
 @admin.register(JobRun)
 class JobRunAdmin(CronModelAdmin):
     list_display = [
         "job_name",
-        "scheduled_for",
-        "started_at",
+        "scheduled",
+        "started",
         "run_duration",
         "status",
         "attempt",
         "forced",
+        "short_message",
         "short_error",
     ]
     list_filter = [JobFilter, "status", "started_at"]
     list_select_related = ["job"]
     date_hierarchy = "started_at"
-    search_fields = ["job__name", "error"]
+    search_fields = ["job__name", "message", "error"]
     fieldsets = [
         (None, {"fields": RUN_FIELDS}),
         (_("Outcome"), {"fields": RUN_OUTCOME_FIELDS}),
@@ -355,6 +413,10 @@ class JobRunAdmin(CronModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    scheduled = to_the_second(JobRun, "scheduled_for")
+    started = to_the_second(JobRun, "started_at")
+    finished = to_the_second(JobRun, "finished_at")
+
     @admin.display(description=_("job"), ordering="job__name")
     def job_name(self, obj):
         return obj.job.name
@@ -362,6 +424,14 @@ class JobRunAdmin(CronModelAdmin):
     @admin.display(description=_("duration"), ordering="duration")
     def run_duration(self, obj):
         return self.shown(seconds(obj.duration))
+
+    @admin.display(description=_("message"))
+    def short_message(self, obj):
+        return self.shown(Truncator(obj.message).chars(60))
+
+    @admin.display(description=_("message"))
+    def message_block(self, obj):
+        return self.shown(pre(obj.message))
 
     @admin.display(description=_("error"))
     def short_error(self, obj):

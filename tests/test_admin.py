@@ -9,6 +9,8 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -349,3 +351,205 @@ def test_the_admin_works_on_the_cron_database(registry, admin_client, settings, 
     assert run.forced and run.status == JobRun.Status.OK
     assert listed(admin_client.get(RUNS, {"job": "mail"})) == ["mail"]
     assert admin_client.get(run_url(run)).status_code == 200
+
+
+# Times, return values and pictures ----------------------------------------------
+
+AT = datetime(2026, 11, 26, 14, 3, 7, tzinfo=dt_timezone.utc)
+
+
+def svg(content, kind):
+    """The one SVG of ``kind`` ("timeline" or "sparkline") on a page."""
+    found = re.findall(rf'<svg class="cron-{kind}".*?</svg>', content, re.DOTALL)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def bars(picture):
+    """(status class, fill, title) of each bar of a picture, in order."""
+    return re.findall(
+        r'<rect class="run run-(\w+)" fill="(#\w+)"[^>]*><title>(.*?)</title></rect>',
+        picture,
+        re.DOTALL,
+    )
+
+
+@pytest.mark.django_db
+def test_admin_times_show_seconds(registry, admin_client):
+    state = JobState.objects.create(
+        name="mail", next_run_at=AT + timedelta(minutes=5), last_run_at=AT, last_status="ok"
+    )
+    run = add_run(state, started_at=AT, finished_at=AT + timedelta(seconds=2), duration=2.0)
+
+    jobs = admin_client.get(JOBS).content.decode()
+    assert '<td class="field-next_run">2026-11-26 14:08:07</td>' in jobs
+    assert '<td class="field-last_run">2026-11-26 14:03:07 (ok)</td>' in jobs
+    job_page = admin_client.get(job_url(state)).content.decode()
+    assert '<div class="readonly">2026-11-26 14:08:07</div>' in job_page  # next run
+    assert '<div class="readonly">2026-11-26 14:03:07</div>' in job_page  # last run
+    assert ">2026-11-26 14:03:07</a></td>" in job_page  # the table of runs
+    runs = admin_client.get(RUNS).content.decode()
+    assert '<td class="field-started">2026-11-26 14:03:07</td>' in runs
+    assert '<td class="field-scheduled">2026-11-26 14:03:07</td>' in runs
+    run_page = admin_client.get(run_url(run)).content.decode()
+    assert '<div class="readonly">2026-11-26 14:03:09</div>' in run_page  # finished
+
+
+@pytest.mark.django_db
+def test_times_show_in_the_current_time_zone(registry, admin_client, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    add_run(JobState.objects.create(name="mail"), started_at=AT)
+    assert "2026-11-26 15:03:07" in admin_client.get(RUNS).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_return_value_shows_in_the_run_list_and_in_full_on_the_run_and_job_pages(
+    registry, admin_client
+):
+    state = JobState.objects.create(name="mail")
+    message = "sent 3 mails to " + ", ".join(f"user{n}@example.com" for n in range(10))
+    run = add_run(state, message=message)
+
+    runs = admin_client.get(RUNS).content.decode()
+    assert '<td class="field-short_message">sent 3 mails to user0@example.com, user' in runs
+    assert message not in runs  # truncated in the list
+    run_page = admin_client.get(run_url(run)).content.decode()
+    assert f'<pre style="white-space: pre-wrap; margin: 0">{message}</pre>' in run_page
+    job_page = admin_client.get(job_url(state)).content.decode()
+    assert "<th>message</th>" in job_page and "<td>sent 3 mails to user0@" in job_page
+    assert admin_client.get(RUNS, {"q": "user9@"}).context["cl"].result_count == 1
+
+
+@pytest.mark.django_db
+def test_the_job_page_draws_each_recent_run_on_a_timeline_coloured_by_status(
+    registry, admin_client
+):
+    state = JobState.objects.create(name="mail")
+    add_run(state, started_at=AT, duration=30.0, message="sent 3 mails")
+    add_run(state, JobRun.Status.FAILED, AT + timedelta(minutes=5), duration=1.5, error="Boom")
+    add_run(state, JobRun.Status.LOST, AT + timedelta(minutes=10))
+    add_run(state, JobRun.Status.RUNNING, AT + timedelta(minutes=15))
+
+    timeline = svg(admin_client.get(job_url(state)).content.decode(), "timeline")
+    drawn = bars(timeline)
+    assert [(status, fill) for status, fill, _ in drawn] == [
+        ("ok", "#2e9d47"),
+        ("failed", "#d93b3b"),
+        ("lost", "#8c8c8c"),
+        ("running", "#2f7fd8"),
+    ]
+    titles = [title for _, _, title in drawn]
+    assert titles[0] == "2026-11-26 14:03:07 · 30.00 s · ok\nsent 3 mails"
+    assert titles[1] == "2026-11-26 14:08:07 · 1.50 s · failed\nBoom"
+    assert titles[2] == "2026-11-26 14:13:07 · - · lost"
+    assert titles[3].startswith("2026-11-26 14:18:07 · ") and titles[3].endswith(" s · running")
+    # The axis runs from the first start to now, where the running run is.
+    assert ">2026-11-26 14:03:07</text>" in timeline
+
+
+@pytest.mark.django_db
+def test_a_timeline_bar_is_as_wide_as_its_run_and_a_short_run_stays_visible(registry, admin_client):
+    state = JobState.objects.create(name="mail")
+    add_run(state, started_at=AT, duration=0.001)
+    add_run(state, started_at=AT + timedelta(seconds=100), duration=100.0)
+    timeline = svg(admin_client.get(job_url(state)).content.decode(), "timeline")
+    widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', timeline)]
+    assert widths[0] == 3.0  # the minimum
+    assert widths[1] == pytest.approx(396.0)  # half of the 792 drawn
+    assert ">2026-11-26 14:06:27</text>" in timeline  # the end: the last run's finish
+
+
+@pytest.mark.django_db
+def test_the_timeline_shows_the_last_fifty_runs_with_one_query_for_runs(registry, admin_client):
+    state = JobState.objects.create(name="mail")
+    for minutes in range(55):
+        add_run(state, started_at=AT + timedelta(minutes=minutes))
+    with CaptureQueriesContext(connection) as queries:
+        content = admin_client.get(job_url(state)).content.decode()
+    assert len(bars(svg(content, "timeline"))) == 50
+    assert len([q for q in queries if "django_cron_jobrun" in q["sql"]]) == 1
+
+
+@pytest.mark.django_db
+def test_a_job_without_runs_has_no_timeline_or_sparkline(registry, admin_client):
+    state = JobState.objects.create(name="mail")
+    assert "cron-timeline" not in admin_client.get(job_url(state)).content.decode()
+    assert '<td class="field-run_sparkline">-</td>' in admin_client.get(JOBS).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_runs_output_is_escaped_everywhere_the_admin_shows_it(registry, admin_client):
+    state = JobState.objects.create(name="mail", last_error="<script>alert(1)</script>")
+    add_run(
+        state,
+        JobRun.Status.FAILED,
+        error="<script>alert(1)</script>",
+        message='<img src=x onerror="alert(2)">',
+    )
+    pages = [JOBS, job_url(state), RUNS, run_url(JobRun.objects.get())]
+    for url in pages:
+        content = admin_client.get(url).content.decode()
+        assert "<script>alert" not in content and "<img src=x" not in content, url
+    job_page = admin_client.get(job_url(state)).content.decode()
+    title = bars(svg(job_page, "timeline"))[0][2]
+    assert title.endswith("\n&lt;script&gt;alert(1)&lt;/script&gt;")
+
+
+@pytest.mark.django_db
+def test_the_job_list_draws_a_sparkline_of_each_jobs_last_twenty_runs(registry, admin_client):
+    mail, sync = JobState.objects.create(name="mail"), JobState.objects.create(name="sync")
+    for minutes in range(25):
+        add_run(mail, started_at=AT + timedelta(minutes=minutes), duration=minutes + 1.0)
+    add_run(sync, JobRun.Status.FAILED, AT, duration=2.0, error="Boom")
+    add_run(sync, JobRun.Status.TIMED_OUT, AT + timedelta(minutes=1), duration=1.0)
+
+    content = admin_client.get(JOBS).content.decode()
+    lines = re.findall(r'<svg class="cron-sparkline".*?</svg>', content, re.DOTALL)
+    assert len(lines) == 2
+    mail_bars, sync_bars = bars(lines[0]), bars(lines[1])
+    assert len(mail_bars) == 20
+    # The last twenty, oldest first: from the sixth run on.
+    assert mail_bars[0][2] == "2026-11-26 14:08:07 · 6.00 s · ok"
+    assert mail_bars[-1][2] == "2026-11-26 14:27:07 · 25.00 s · ok"
+    assert sync_bars == [
+        ("failed", "#d93b3b", "2026-11-26 14:03:07 · 2.00 s · failed\nBoom"),
+        ("timeout", "#e8871e", "2026-11-26 14:04:07 · 1.00 s · timed out"),
+    ]
+    heights = [float(h) for h in re.findall(r'height="([\d.]+)"><title>', lines[1])]
+    assert heights == [18.0, 9.0]  # as tall as each run was long, beside the longest
+
+
+def _each_cron_database(alias):
+    marks = [pytest.mark.django_db(transaction=True, databases=sorted({"default", alias}))]
+    if django_settings.MISSING_SERVICES.get(alias):
+        marks.append(pytest.mark.skip(reason=django_settings.MISSING_SERVICES[alias]))
+    return pytest.param(alias, marks=marks, id=alias)
+
+
+# The sparklines' one query is a window function: it runs on each database.
+on_each_cron_database = pytest.mark.parametrize(
+    "alias", [_each_cron_database(a) for a in ["default", "postgresql", "mysql"]]
+)
+
+
+@on_each_cron_database
+def test_the_job_list_reads_all_its_sparklines_in_one_query(registry, admin_client, alias, cron_db):
+    def page_of(count):
+        for n in range(len(JobState.objects.using(alias).all()), count):
+            state = JobState.objects.using(alias).create(name=f"job{n:02}")
+            for minutes in range(3):
+                JobRun.objects.using(alias).create(
+                    job=state,
+                    scheduled_for=AT,
+                    started_at=AT + timedelta(minutes=minutes),
+                    status=JobRun.Status.OK,
+                    duration=1.0,
+                )
+        with CaptureQueriesContext(connections[alias]) as queries:
+            content = admin_client.get(JOBS).content.decode()
+        assert content.count('<svg class="cron-sparkline"') == count
+        return [q["sql"] for q in queries]
+
+    few, many = page_of(2), page_of(30)
+    assert len(many) == len(few)
+    assert len([sql for sql in many if "django_cron_jobrun" in sql]) == 1
