@@ -272,9 +272,9 @@ class JobStateAdmin(CronModelAdmin):
 
     def last_runs(self, obj):
         """Return the job's last runs, newest first, read once for the timeline and the table."""
-        if not hasattr(obj, "last_runs"):
-            obj.last_runs = list(obj.runs.defer("output", "traceback")[:TIMELINE_RUNS])
-        return obj.last_runs
+        if not hasattr(obj, "timeline_runs"):
+            obj.timeline_runs = list(obj.runs.defer("output", "traceback")[:TIMELINE_RUNS])
+        return obj.timeline_runs
 
     @admin.display(description=_("timeline"))
     def run_timeline(self, obj):
@@ -295,7 +295,7 @@ class JobStateAdmin(CronModelAdmin):
                     self._url("jobrun_change", run.pk),
                     when(run.started_at),
                     when(run.scheduled_for),
-                    seconds(run.duration),
+                    seconds(run.duration) or "-",
                     status_label(run.status),
                     run.attempt,
                     Truncator(run.message).chars(80),
@@ -313,7 +313,7 @@ class JobStateAdmin(CronModelAdmin):
             _("duration"),
             _("status"),
             _("attempt"),
-            _("message"),
+            _("return value"),
             _("error"),
             rows,
             self._url("jobrun_changelist"),
@@ -425,11 +425,11 @@ class JobRunAdmin(CronModelAdmin):
     def run_duration(self, obj):
         return self.shown(seconds(obj.duration))
 
-    @admin.display(description=_("message"))
+    @admin.display(description=_("return value"))
     def short_message(self, obj):
         return self.shown(Truncator(obj.message).chars(60))
 
-    @admin.display(description=_("message"))
+    @admin.display(description=_("return value"))
     def message_block(self, obj):
         return self.shown(pre(obj.message))
 

@@ -416,7 +416,7 @@ def test_the_return_value_shows_in_the_run_list_and_in_full_on_the_run_and_job_p
     run_page = admin_client.get(run_url(run)).content.decode()
     assert f'<pre style="white-space: pre-wrap; margin: 0">{message}</pre>' in run_page
     job_page = admin_client.get(job_url(state)).content.decode()
-    assert "<th>message</th>" in job_page and "<td>sent 3 mails to user0@" in job_page
+    assert "<th>return value</th>" in job_page and "<td>sent 3 mails to user0@" in job_page
     assert admin_client.get(RUNS, {"q": "user9@"}).context["cl"].result_count == 1
 
 
