@@ -1,5 +1,34 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+
+
+class _DebugOrWarning(logging.Filter):
+    """Pass warnings and errors always, the rest only while DEBUG is on."""
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or settings.DEBUG
+
+
+def log_to_console_by_default() -> None:
+    """
+    Give the "django_cron" logger a console handler if the site configured no
+    logging for it: the runs that requests start then show in runserver's
+    console while DEBUG is on, as Django's own requests do. Warnings show
+    either way, as they did through Python's last-resort handler.
+    """
+    logger = logging.getLogger("django_cron")
+    if logger.handlers or logger.level != logging.NOTSET or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(_DebugOrWarning())
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] django_cron: %(message)s", "%d/%b/%Y %H:%M:%S")
+    )
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 class DjangoCronConfig(AppConfig):
@@ -18,6 +47,7 @@ class DjangoCronConfig(AppConfig):
         )
         from .registry import autodiscover
 
+        log_to_console_by_default()
         checks.register(check_settings, "django_cron")
         checks.register(check_jobs, "django_cron")
         checks.register(check_cronjobs, "django_cron")

@@ -25,6 +25,7 @@ class JobState(models.Model):
     last_status = models.CharField(_("last status"), max_length=16, blank=True)
     last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    last_message = models.TextField(_("last return value"), blank=True)
     consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
     # Whether ADMINS were told about the current run of failures.
     alerted = models.BooleanField(_("alert sent"), default=False)
@@ -84,6 +85,22 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.job.name} at {self.scheduled_for:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def summary(self) -> str:
+        """
+        The run in one line, as the commands print it and the log says it:
+        ``name: status in 0.004s: what it returned, or its error``.
+        """
+        line = f"{self.job.name}: {self.status}"
+        if self.duration is not None:
+            line += f" in {self.duration:.3f}s"
+        detail = self.error or self.message
+        if detail:
+            first = detail.strip().splitlines()[0] if detail.strip() else ""
+            if first:
+                line += f": {first[:200]}"
+        return line
 
 
 class Lock(models.Model):

@@ -40,6 +40,9 @@ class Pass:
 
     runs: list = field(default_factory=list)
     next_due: datetime | None = None
+    # How many jobs were looked at, and which were due but not run here, with why.
+    checked: int = 0
+    skipped: list = field(default_factory=list)
     # True when should_stop() ended the pass with due jobs left over.
     stopped: bool = False
 
@@ -146,12 +149,13 @@ def is_due(definition, state, now) -> bool:
     )
 
 
-def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
+def run_due(names=None, *, force: bool = False, should_stop=None, on_run=None) -> Pass:
     """
     Run every due job once (only those in ``names``, if given).
 
     ``force`` runs the named jobs now, due or not. ``should_stop`` is asked
     before each job; the worker uses it to stop cleanly between jobs.
+    ``on_run`` is called with each run as soon as it is recorded.
     """
     tidy_connections()
     result = Pass()
@@ -164,7 +168,9 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
     for state in states.values():
         if state.alert_pending:
             alerts.send(state.name, state.pk, retry=True)
+    result.checked = len(definitions)
     usable = [d for d in definitions if not _broken(d)]
+    result.skipped = [(d.name, f"broken: {d.problem}") for d in definitions if d not in usable]
     due = [
         definition
         for definition in sorted(usable, key=lambda d: states[d.name].next_run_at or now)
@@ -179,9 +185,14 @@ def run_due(names=None, *, force: bool = False, should_stop=None) -> Pass:
         except runs.CannotPlan as exc:
             definition.mark_broken(str(exc))
             _broken(definition)
+            result.skipped.append((definition.name, f"broken: {exc}"))
             continue
-        if run is not None:
-            result.runs.append(run)
+        if run is None:
+            result.skipped.append((definition.name, "taken by another process"))
+            continue
+        result.runs.append(run)
+        if on_run is not None:
+            on_run(run)
     if result.runs:
         prune_history()
     result.next_due = next_due(usable)

@@ -222,7 +222,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
             )
         )
         if won:
-            _summarise(run, run.status, run.duration, run.error)
+            _summarise(run, run.status, run.duration, run.error, run.message)
     except BaseException:
         # Recording failed, most likely because the database is down: then
         # this fails too, the lease expires on its own, and the error that
@@ -253,13 +253,14 @@ def _finish_late(definition, run):
     run.status, run.error = JobRun.Status.LOST, LOST_ERROR + note
 
 
-def _summarise(run, status, duration, error) -> None:
+def _summarise(run, status, duration, error, message="") -> None:
     """Write the run's outcome as the job's latest, and hand back the job's lease if it has it."""
     summary = {
         "last_run_at": run.started_at,
         "last_status": status,
         "last_duration": duration,
         "last_error": error,
+        "last_message": message,
     }
     # Holding the job's lease, this run is the job's latest: one UPDATE does it all.
     if (

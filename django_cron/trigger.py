@@ -96,7 +96,7 @@ class Trigger:
             if gated and not self._pass_gate(poll):
                 return
             deadline = time.monotonic() + conf.get("BUDGET")
-            result = run_due(should_stop=lambda: time.monotonic() >= deadline)
+            result = run_due(should_stop=lambda: time.monotonic() >= deadline, on_run=_log_run)
         except Exception as exc:
             # A database or cache outage: a warning per failed check, not an
             # error per request, and checks further apart while it lasts.
@@ -122,6 +122,11 @@ class Trigger:
         return self._gate_token is not None
 
 
+def _log_run(run) -> None:
+    # INFO: with DEBUG and no LOGGING of its own, a site sees it in runserver's console.
+    logger.info("Ran %s", run.summary)
+
+
 def add_closer(response, function) -> None:
     """
     Call ``function`` from ``response.close()``.
@@ -141,7 +146,7 @@ def run_in_background(names, force: bool = True) -> threading.Thread:
 
     def target():
         try:
-            run_due(names, force=force)
+            run_due(names, force=force, on_run=_log_run)
         except Exception:
             logger.exception("Running %s in the background failed", ", ".join(names))
         finally:

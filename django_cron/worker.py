@@ -22,8 +22,11 @@ class Worker:
     Any number of workers may run side by side: each slot still runs once.
     """
 
-    def __init__(self, names=None):
+    def __init__(self, names=None, on_run=None, on_pass=None):
         self.names = names
+        # Called with each run as it is recorded, and with each pass's result.
+        self.on_run = on_run
+        self.on_pass = on_pass
         self.stopping = threading.Event()
 
     def stop(self, signum=None, frame=None):
@@ -47,8 +50,10 @@ class Worker:
         logger.info("cron worker started")
         while not self.stopping.is_set():
             try:
-                result = run_due(self.names, should_stop=self.stopping.is_set)
+                result = run_due(self.names, should_stop=self.stopping.is_set, on_run=self.on_run)
                 wait = self.sleep_seconds(result.next_due)
+                if self.on_pass is not None:
+                    self.on_pass(result, wait)
             except DatabaseError as exc:
                 # An outage must not end the worker: one line, wait, try again.
                 wait = conf.polling_frequency()

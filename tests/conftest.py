@@ -1,5 +1,8 @@
 import contextlib
+import glob
+import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +17,55 @@ from tests import effects
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIASES = ["default", "postgresql", "mysql"]
+# libfaketime shifts a process's clock (the clock-skew test); Debian's package
+# "faketime" puts it under the architecture's library directory.
+FAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
+CHROMIUM = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _version(module):
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def services_report():
+    """(name, used, detail) for each database, server and tool the suite can use."""
+    missing = django_settings.MISSING_SERVICES
+    rows = [("SQLite", True, "always")]
+    for alias, name in (("postgresql", "PostgreSQL"), ("mysql", "MariaDB/MySQL")):
+        if alias in missing:
+            rows.append((name, False, missing[alias]))
+        else:
+            database = django_settings.DATABASES[alias]
+            detail = f"{database['HOST']}:{database['PORT']}"
+            if alias == "mysql":
+                detail += f", driver {django_settings.MYSQL_DRIVER}"
+            rows.append((name, True, detail))
+    redis = missing.get("redis")
+    rows.append(("Redis", not redis, redis or django_settings.REDIS_URL))
+    for server in ("gunicorn", "uvicorn"):
+        version = _version(server)
+        rows.append((server, bool(version), version or f"not installed (pip install {server})"))
+    faketime = "installed" if FAKETIME else "not installed (apt-get install faketime)"
+    rows.append(("libfaketime", bool(FAKETIME), faketime))
+    chromium = all(CHROMIUM)
+    rows.append(
+        (
+            "Chromium",
+            chromium,
+            "installed" if chromium else "not installed (apt-get install chromium chromium-driver)",
+        )
+    )
+    return rows
+
+
+def pytest_report_header(config):
+    lines = ["django_cron test services (tests of a skipped one skip, naming it):"]
+    for name, used, detail in services_report():
+        lines.append(f"  {name + ':':15}{'used' if used else 'SKIPPED'} ({detail})")
+    return lines
 
 
 def _database_param(alias):

@@ -25,11 +25,16 @@ def cron(*args):
 
 
 def cron_exit(*args):
-    """Run a cron command expected to exit non-zero; return (code, stdout, stderr)."""
+    """
+    Run a cron command expected to fail; return (exit status, stdout, stderr).
+
+    It raises CommandError, as Django's own commands do, for call_command()
+    callers to catch; the command line turns it into that exit status.
+    """
     out, err = StringIO(), StringIO()
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(CommandError) as error:
         call_command("cron", *args, stdout=out, stderr=err)
-    return exit_info.value.code, out.getvalue(), err.getvalue()
+    return error.value.returncode, out.getvalue(), err.getvalue()
 
 
 def make_due(name):
@@ -61,7 +66,7 @@ def test_list_shows_schedule_in_words_timezone_runs_and_enabled(jobs):
     out, _ = cron("list")
     assert "mail\n    schedule: Every 5 minutes\n" in out
     assert "broken\n    schedule: At 02:30 AM, Monday through Friday (Europe/Berlin)\n" in out
-    assert " ok\n    enabled:  yes\n    health:   ok" in out
+    assert re.search(r" ok in \d+\.\d{3}s\n    enabled:  yes\n    health:   ok", out)
     assert out.count("next run: 20") == 2
 
 
@@ -70,7 +75,8 @@ def test_run_runs_what_is_due_and_reports_each_run(jobs):
     make_due("mail")
     out, _ = cron("run")
     assert out.startswith("mail: ok in ") and CALLS == [("mail", (), {})]
-    assert cron("run")[0] == ""
+    assert cron("run")[0] == "Nothing was due.\n"
+    assert cron("run", "-v", "0")[0] == ""
 
 
 def test_run_force_runs_the_named_jobs_now_and_fails_if_one_failed(jobs):
@@ -246,3 +252,41 @@ def test_status_names_a_job_whose_schedule_never_fires(registry, db):
     code, _, err = cron_exit("status")
     assert code == 1
     assert err.startswith("feb30: broken it never comes due")
+
+
+def test_list_shows_the_next_run_of_a_job_not_seen_yet_and_what_each_job_returned(registry, db):
+    registry.register(lambda: "42 mails sent", name="mail", every=300)
+    registry.register(lambda: None, name="quiet", schedule="30 2 * * *")
+    registry.register(lambda: None, name="feb30", schedule="0 0 30 2 *")
+    out, _ = cron("list")
+    # Nothing has run and nothing is stored: the runner's first plan, computed.
+    assert not JobState.objects.exists()
+    assert re.search(
+        r"quiet\n    schedule: .*\n    next run: \d{4}-\d\d-\d\dT02:30:00\+00:00\n", out
+    )
+    assert re.search(r"mail\n    schedule: .*\n    next run: \d{4}-", out)
+    assert re.search(r"feb30\n    schedule: .*\n    next run: -\n", out)
+    cron("run", "--force", "mail", "quiet")
+    out, _ = cron("list")
+    assert "    returned: 42 mails sent\n" in out
+    assert out.count("returned:") == 1
+
+
+def test_run_prints_a_line_per_run_with_what_it_returned_and_more_with_v2(registry, db):
+    registry.register(lambda: "42 mails sent", name="mail", every=300)
+    out, _ = cron("run", "--force", "mail")
+    assert re.fullmatch(r"mail: ok in \d+\.\d{3}s: 42 mails sent\n", out)
+    out, _ = cron("run", "-v", "2")
+    assert out.splitlines()[:2] == ["Nothing was due.", "Checked 1 jobs, ran 0."]
+    assert out.splitlines()[2].startswith("Next due at 20")
+    assert cron("run", "--force", "mail", "-v", "0")[0] == ""
+
+
+def test_a_failed_run_is_a_command_error_that_call_command_callers_can_catch(jobs):
+    status, out, _ = cron_exit("run", "--force", "broken", "mail")
+    assert status == 1
+    assert "broken: failed in " in out and "mail: ok in " in out
+    with pytest.raises(CommandError, match=r"^1 of 2 runs did not succeed: broken \(failed\)$"):
+        cron("run", "--force", "broken", "mail")
+    with pytest.raises(CommandError, match=r"^1 of 2 jobs are not healthy: broken \(failing\)$"):
+        cron("status")

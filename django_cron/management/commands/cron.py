@@ -1,4 +1,4 @@
-import sys
+import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,31 @@ def _when(dt):
     return "-" if dt is None else timezone.localtime(dt).isoformat(timespec="seconds")
 
 
+# Django's options for every command. Django parses them before the action
+# only; each action takes them too, so that `cron run --settings=... -v 2`
+# works as `migrate --settings=... -v 2` does. SUPPRESS keeps an action from
+# overwriting with its default what was given before the action.
+COMMON_OPTIONS = [
+    (("-v", "--verbosity"), {"type": int, "choices": [0, 1, 2, 3]}),
+    (("--settings",), {}),
+    (("--pythonpath",), {}),
+    (("--traceback",), {"action": "store_true"}),
+    (("--no-color",), {"action": "store_true"}),
+    (("--force-color",), {"action": "store_true"}),
+    (("--skip-checks",), {"action": "store_true"}),
+]
+
+
+def _add_common_options(parser):
+    for flags, kwargs in COMMON_OPTIONS:
+        parser.add_argument(*flags, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
+def _one_line(text, limit=200):
+    stripped = text.strip()
+    return stripped.splitlines()[0][:limit] if stripped else ""
+
+
 class Command(BaseCommand):
     help = "List, run and watch the scheduled jobs of django_cron."
 
@@ -37,6 +62,8 @@ class Command(BaseCommand):
         nxt.add_argument("name", metavar="NAME")
         nxt.add_argument("--after", help="ISO 8601 date and time (default: now).")
         nxt.add_argument("--count", type=int, default=1)
+        for action in sub.choices.values():
+            _add_common_options(action)
 
     def handle(self, *args, action, **options):
         try:
@@ -50,38 +77,76 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown job: {', '.join(unknown)}. See 'cron list'.")
 
     def handle_list(self, **options):
+        now = timezone.now()
         for job in overview():
             state = job.state
             schedule = f"{job.schedule} ({job.timezone})" if job.timezone else job.schedule
             last = "-"
             if state is not None and state.last_run_at:
                 last = f"{_when(state.last_run_at)} {state.last_status}"
-            self.stdout.write(
-                f"{job.name}\n"
-                f"    schedule: {schedule}\n"
-                f"    next run: {_when(state.next_run_at if state else None)}\n"
-                f"    last run: {last}\n"
-                f"    enabled:  {'yes' if job.enabled else 'no'}\n"
-                f"    health:   {job.health}"
-            )
+                if state.last_duration is not None:
+                    last += f" in {state.last_duration:.3f}s"
+            lines = [
+                job.name,
+                f"    schedule: {schedule}",
+                f"    next run: {_when(self._next_run(job, now))}",
+                f"    last run: {last}",
+            ]
+            if state is not None and state.last_message:
+                lines.append(f"    returned: {_one_line(state.last_message)}")
+            if state is not None and state.last_error:
+                lines.append(f"    error:    {_one_line(state.last_error)}")
+            lines += [
+                f"    enabled:  {'yes' if job.enabled else 'no'}",
+                f"    health:   {job.health}",
+            ]
+            self.stdout.write("\n".join(lines))
 
-    def handle_run(self, names, force, **options):
+    def _next_run(self, job, now):
+        """The stored next run; for a job the runner has not seen yet, the one it will plan."""
+        if job.state is not None:
+            return job.state.next_run_at
+        if job.definition.problem is not None:
+            return None
+        try:
+            return job.definition.schedule.first_after(now)
+        except Exception:
+            return None  # a schedule that cannot plan: health says "broken"
+
+    def _say(self, text, verbosity, level=1):
+        if verbosity >= level:
+            self.stdout.write(text)
+            # Piped to a log or a container's output, a line must not wait in a buffer.
+            self.stdout.flush()
+
+    def handle_run(self, names, force, verbosity, **options):
         self._known(names)
         if force and not names:
             raise CommandError("--force needs the names of the jobs to run.")
-        result = run_due(names or None, force=force)
-        for run in result.runs:
-            line = f"{run.job.name}: {run.status} in {run.duration:.3f}s"
-            if run.error:
-                line += f": {run.error}"
-            self.stdout.write(line)
-        if not result.runs and options["verbosity"] > 1:
-            self.stdout.write("Nothing was due.")
-        # A failed run fails the command, so that OS cron or a Kubernetes CronJob notices.
-        if any(run.status != JobRun.Status.OK for run in result.runs):
-            sys.exit(1)
+        result = run_due(
+            names or None, force=force, on_run=lambda run: self._say(run.summary, verbosity)
+        )
+        if not result.runs:
+            self._say("Nothing was due.", verbosity)
+        self._report_pass(result, verbosity)
+        # A failed run fails the command, so that OS cron or a Kubernetes CronJob
+        # notices; call_command() callers get the CommandError to catch.
+        failed = [run for run in result.runs if run.status != JobRun.Status.OK]
+        if failed:
+            raise CommandError(
+                f"{len(failed)} of {len(result.runs)} runs did not succeed: "
+                + ", ".join(f"{run.job.name} ({run.status})" for run in failed)
+            )
 
-    def handle_status(self, **options):
+    def _report_pass(self, result, verbosity):
+        """With -v 2: what was looked at, what was not run and why, and what comes next."""
+        self._say(f"Checked {result.checked} jobs, ran {len(result.runs)}.", verbosity, 2)
+        for name, why in result.skipped:
+            self._say(f"Skipped {name}: {why}", verbosity, 2)
+        if result.next_due is not None:
+            self._say(f"Next due at {_when(result.next_due)}.", verbosity, 2)
+
+    def handle_status(self, verbosity, **options):
         jobs = overview()
         bad = [job for job in jobs if not is_healthy(job.health)]
         for job in bad:
@@ -92,10 +157,16 @@ class Command(BaseCommand):
                 detail = job.definition.problem
             self.stderr.write(f"{job.name}: {job.health} {detail}".rstrip())
         if bad:
-            sys.exit(1)
-        self.stdout.write(f"{len(jobs)} jobs, all healthy.")
+            raise CommandError(
+                f"{len(bad)} of {len(jobs)} jobs are not healthy: "
+                + ", ".join(f"{job.name} ({job.health})" for job in bad)
+            )
+        self._say(f"{len(jobs)} jobs, all healthy.", verbosity)
+        if verbosity >= 2:
+            for job in jobs:
+                self.stdout.write(f"{job.name}: {job.health}")
 
-    def handle_worker(self, names, **options):
+    def handle_worker(self, names, verbosity, **options):
         self._known(names)
         try:
             pending = pending_migrations()
@@ -106,7 +177,19 @@ class Command(BaseCommand):
         if pending:
             # The loop would log this every interval until someone migrates.
             raise CommandError(str(NotMigrated(conf.database(), pending)))
-        worker = Worker(names or None)
+
+        def on_run(run):
+            self._say(f"[{_when(run.finished_at or timezone.now())}] {run.summary}", verbosity)
+
+        def on_pass(result, wait):
+            self._report_pass(result, verbosity)
+            self._say(f"Sleeping {wait:.1f}s.", verbosity, 2)
+
+        self._say(
+            f"cron worker: {len(cronScheduler)} jobs, one line per run. Stop with Ctrl-C.",
+            verbosity,
+        )
+        worker = Worker(names or None, on_run=on_run, on_pass=on_pass)
         worker.install_signal_handlers()
         worker.run_forever()
 
