@@ -105,7 +105,12 @@ def _title(run: JobRun, now: datetime) -> str:
     return "\n".join(lines)
 
 
+# One run: its status as a class and a colour, its tooltip as the <title>.
+BAR = '<rect class="{}" fill="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>'
+
+
 def _bar(run: JobRun, now: datetime, x: float, y: float, width: float, height: float):
+    """Return the arguments of BAR for ``run``."""
     return (
         f"run run-{run.status}",
         STATUS_COLOURS.get(run.status, OTHER_COLOUR),
@@ -115,9 +120,6 @@ def _bar(run: JobRun, now: datetime, x: float, y: float, width: float, height: f
         f"{height:.1f}",
         _title(run, now),
     )
-
-
-BAR = '<rect class="{}" fill="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>'
 
 
 def timeline(runs: Sequence[JobRun], now: datetime | None = None) -> SafeString:
