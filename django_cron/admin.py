@@ -181,6 +181,7 @@ class JobStateAdmin(CronModelAdmin):
                     "last_status",
                     "last_run_duration",
                     "last_error",
+                    "last_message",
                     "consecutive_failures",
                     "alerted",
                     "alert_pending",

@@ -81,6 +81,21 @@ class JobOverview:
             zoned = True
         return self.definition.timezone if zoned else None
 
+    @property
+    def next_run(self) -> datetime | None:
+        """
+        When the job runs next: the stored time, or for a job the runner has
+        not seen yet, the first slot it will plan. None if it never runs.
+        """
+        if self.state is not None:
+            return self.state.next_run_at
+        if self.definition.problem is not None or not self.definition.enabled:
+            return None
+        try:
+            return self.definition.schedule.first_after(timezone.now())
+        except Exception:
+            return None  # a schedule that cannot plan: its health says "broken"
+
 
 def overview(now: datetime | None = None) -> list:
     """Return a JobOverview for every registered job, sorted by name."""

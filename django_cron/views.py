@@ -105,10 +105,13 @@ def _details(job) -> dict:
         "health": job.health,
         "schedule": job.schedule,
         "timezone": job.timezone,
-        "next_run": state.next_run_at.isoformat() if state and state.next_run_at else None,
+        "next_run": job.next_run.isoformat() if job.next_run else None,
         "last_run": state.last_run_at.isoformat() if state and state.last_run_at else None,
         "last_status": state.last_status if state else "",
+        "last_duration": state.last_duration if state else None,
         "last_error": state.last_error if state else "",
+        # What the last run returned, as text.
+        "last_return": state.last_message if state else "",
         # Why a broken job cannot run at all.
         "problem": job.definition.problem,
     }

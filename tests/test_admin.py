@@ -421,6 +421,15 @@ def test_the_return_value_shows_in_the_run_list_and_in_full_on_the_run_and_job_p
 
 
 @pytest.mark.django_db
+def test_the_job_page_shows_what_the_last_run_returned(registry, admin_client):
+    state = JobState.objects.create(name="mail", last_status="ok", last_message="sent 3 mails")
+    page = admin_client.get(job_url(state)).content.decode()
+    assert re.search(
+        r"Last return value:</label>\s*<div class=\"readonly\">sent 3 mails</div>", page
+    )
+
+
+@pytest.mark.django_db
 def test_the_job_page_draws_each_recent_run_on_a_timeline_coloured_by_status(
     registry, admin_client
 ):

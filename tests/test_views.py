@@ -1,6 +1,7 @@
 """The ping and status views: honest answers without a database, and who sees job details."""
 
 import logging
+from datetime import datetime, time
 
 import pytest
 from django.conf import settings as django_settings
@@ -217,19 +218,23 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         raise ValueError("disk full")
 
     registry.register(broken, name="berlin", schedule="*/5 * * * *", timezone="Europe/Berlin")
-    registry.register(lambda: None, name="unseen", every=60)
-    run_due(["berlin"], force=True)
+    registry.register(lambda: {"sent": 42}, name="mail", every=300)
+    registry.register(lambda: None, name="unseen", schedule="30 2 * * *")
+    run_due(["berlin", "mail"], force=True)
     state = JobState.objects.get(name="berlin")
-    job, unseen = Client().get(f"/cron/status/?key={KEY}").json()["jobs"]
+    job, mail, unseen = Client().get(f"/cron/status/?key={KEY}").json()["jobs"]
+    # Not seen by the runner yet: the first run it will plan.
+    assert datetime.fromisoformat(unseen.pop("next_run")).time() == time(2, 30)
     assert unseen == {
         "name": "unseen",
         "health": "new",
-        "schedule": "Every minute",
-        "timezone": None,
-        "next_run": None,
+        "schedule": "At 02:30 AM",
+        "timezone": "UTC",
         "last_run": None,
         "last_status": "",
+        "last_duration": None,
         "last_error": "",
+        "last_return": "",
         "problem": None,
     }
     assert job == {
@@ -240,6 +245,10 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "next_run": state.next_run_at.isoformat(),
         "last_run": state.last_run_at.isoformat(),
         "last_status": "failed",
+        "last_duration": state.last_duration,
         "last_error": "ValueError: disk full",
+        "last_return": "",
         "problem": None,
     }
+    assert mail["last_status"] == "ok" and mail["last_return"] == "{'sent': 42}"
+    assert mail["last_duration"] >= 0

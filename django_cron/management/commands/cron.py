@@ -77,7 +77,6 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown job: {', '.join(unknown)}. See 'cron list'.")
 
     def handle_list(self, **options):
-        now = timezone.now()
         for job in overview():
             state = job.state
             schedule = f"{job.schedule} ({job.timezone})" if job.timezone else job.schedule
@@ -89,7 +88,7 @@ class Command(BaseCommand):
             lines = [
                 job.name,
                 f"    schedule: {schedule}",
-                f"    next run: {_when(self._next_run(job, now))}",
+                f"    next run: {_when(job.next_run)}",
                 f"    last run: {last}",
             ]
             if state is not None and state.last_message:
@@ -101,17 +100,6 @@ class Command(BaseCommand):
                 f"    health:   {job.health}",
             ]
             self.stdout.write("\n".join(lines))
-
-    def _next_run(self, job, now):
-        """The stored next run; for a job the runner has not seen yet, the one it will plan."""
-        if job.state is not None:
-            return job.state.next_run_at
-        if job.definition.problem is not None:
-            return None
-        try:
-            return job.definition.schedule.first_after(now)
-        except Exception:
-            return None  # a schedule that cannot plan: health says "broken"
 
     def _say(self, text, verbosity, level=1):
         if verbosity >= level:
