@@ -3,6 +3,7 @@
 import contextlib
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, wait_for
 from tests.servers import free_port
+from tests.test_browser import REQUIRE, WAIT, missing_browser, webdriver
 
 MANAGE = str(ROOT / "example" / "manage.py")
 JOBS = [
@@ -139,8 +141,44 @@ def test_browsing_the_example_runs_jobs_and_shows_them(runserver, tmp_path):
     assert "refreshed the sales report" in page and "3 reports refreshed" in page
     assert "this server, after a request" in page
     assert re.search(r"\d+ s ago", page)
-    next_runs = re.findall(r'<td class="next-run">(.*?)</td>', page, re.S)
+    next_runs = re.findall(r'<td class="next-run[^"]*">(.*?)</td>', page, re.S)
     assert len(next_runs) == len(JOBS) and all(name in page for name in JOBS)
     assert all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell) for cell in next_runs)
     assert f"curl -X POST {url}cron/ping/demo-ping-key/" in page
     assert 'href="/admin/"' in page and "example/manage.py createsuperuser" in page
+
+
+@pytest.fixture
+def chromium():
+    """A headless Chromium; skipped without one, as in test_browser.py, unless CI requires it."""
+    missing = missing_browser()
+    if missing and REQUIRE:
+        pytest.fail(f"{missing}, and DJANGO_CRON_TEST_SERVICES=require")
+    if missing:
+        pytest.skip(missing)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ["--headless=new", "--no-sandbox"]:
+        options.add_argument(argument)
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_example_page_left_open_runs_jobs_and_shows_them(runserver, chromium):
+    chromium.get(f"http://127.0.0.1:{runserver.port}/")
+    assert "No runs yet" in chromium.page_source
+    # A reload would lose this: the page must update itself in place.
+    chromium.execute_script("window.loadedOnce = true")
+
+    def live_text():
+        return chromium.execute_script("return document.getElementById('live').innerText")
+
+    # The page's own fetches are the only traffic: they run the jobs and show them.
+    wait_for(lambda: "3 reports refreshed" in live_text(), interval=0.5, message="a run shown")
+    assert "this server, after a request" in live_text()
+    assert chromium.execute_script("return window.loadedOnce") is True
