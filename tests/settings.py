@@ -218,6 +218,11 @@ if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     MIDDLEWARE = ["django_cron.middleware.CronMiddleware", *MIDDLEWARE]
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 
+# A site in DEBUG that configured no logging at all, as a new project is.
+if os.environ.get("DJANGO_CRON_TEST_NO_LOGGING"):
+    del LOGGING
+    DEBUG = os.environ["DJANGO_CRON_TEST_NO_LOGGING"] == "debug"
+
 # Subprocesses may lock through Redis instead of the database.
 if os.environ.get("DJANGO_CRON_TEST_LOCK") == "redis":
     CACHES["redis"] = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from django_cron.models import JobRun
-from tests.conftest import on_each_database
-from tests.servers import Proxy, RedisServer, server, traffic
+from tests.conftest import on_each_database, wait_for
+from tests.servers import Proxy, RedisServer, get, server, traffic
 
 KINDS = ["gunicorn-sync", "gunicorn-gthread", "uvicorn", "runserver"]
 
@@ -78,6 +78,29 @@ def outage_during_traffic(tmp_path, stop, restart, recovery_seconds, **env):
     # fewer as the checks back off.
     warnings = log.read_text().count("The due check failed")
     assert 1 <= warnings <= 3 * 4 + 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("debug", [True, False], ids=["debug", "no-debug"])
+def test_runserver_shows_the_jobs_that_traffic_runs_while_debug_is_on(debug, tmp_path):
+    log_path = tmp_path / "server.log"
+    mode = "debug" if debug else "production"
+    with server("runserver", "default", log_path, DJANGO_CRON_TEST_NO_LOGGING=mode) as port:
+
+        def ran_twice():
+            get(port)
+            ticks = JobRun.objects.filter(job__name="server.tick", status="ok").count()
+            return ticks >= 2 and "Job server.fail failed" in log_path.read_text()
+
+        # Twice: the first run's line, if there is one, is written by then.
+        wait_for(ran_twice, interval=0.2, message="the jobs to run from traffic")
+        log = log_path.read_text()
+    # The site configured no logging: django_cron's lines reach the console anyway.
+    ran = "] django_cron: Ran server.fail: failed in "
+    assert (ran in log) is debug, log
+    assert ("] django_cron: Ran server.tick: ok in " in log) is debug, log
+    # Errors show whether DEBUG is on or not, as through Python's last resort.
+    assert "] django_cron: Job server.fail failed\nTraceback" in log
 
 
 @pytest.mark.django_db(transaction=True, databases=["postgresql"])
