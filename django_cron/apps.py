@@ -44,12 +44,14 @@ class DjangoCronConfig(AppConfig):
             check_jobs,
             check_ping_key,
             check_settings,
+            check_unregistered_jobs,
         )
         from .registry import autodiscover
 
         log_to_console_by_default()
         checks.register(check_settings, "django_cron")
         checks.register(check_jobs, "django_cron")
+        checks.register(check_unregistered_jobs, "django_cron")
         checks.register(check_cronjobs, "django_cron")
         checks.register(check_cron_classes, "django_cron")
         checks.register(check_ping_key, "django_cron", checks.Tags.urls)

@@ -1,9 +1,12 @@
 """System checks: bad job definitions fail ``manage.py check`` with an id and a hint."""
 
 import difflib
+import inspect
+import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Warning
 from django.urls import NoReverseMatch, reverse
@@ -12,7 +15,7 @@ from django.utils.module_loading import import_string
 from . import conf
 from .compat.crontab import read_cronjobs
 from .compat.tivix import read_cron_classes
-from .jobs import MISSED_POLICIES
+from .jobs import MISSED_POLICIES, Job
 from .registry import cronScheduler
 from .schedules import Schedule, parse_every
 
@@ -228,6 +231,42 @@ def check_jobs(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+def check_unregistered_jobs(app_configs=None, **kwargs):
+    """
+    Warn about a Job subclass defined in an app's cron.py that nothing
+    registered: it would never run, and nothing else would say so. A class
+    that registered jobs derive from is a base class, not a forgotten job.
+    """
+    registered = [d.target for d in cronScheduler.all() if d.is_class]
+    warnings = []
+    for config in app_configs or apps.get_app_configs():
+        module = sys.modules.get(f"{config.name}.cron")
+        if module is None:
+            continue  # not discovered (AUTODISCOVER off, or no cron.py)
+        for value in vars(module).values():
+            if not (
+                inspect.isclass(value)
+                and issubclass(value, Job)
+                and value.__module__ == module.__name__
+            ):
+                continue
+            if any(issubclass(job, value) for job in registered):
+                continue
+            path = f"{module.__name__}.{value.__qualname__}"
+            warnings.append(
+                Warning(
+                    f"{path} is a Job but is never registered, so it never runs.",
+                    hint=(
+                        f"Register it: cronScheduler.register({value.__name__}) after "
+                        "the class, or @register above it. Delete it if it is not needed."
+                    ),
+                    obj=path,
+                    id="django_cron.W006",
+                )
+            )
+    return warnings
 
 
 def _check_definition(definition):

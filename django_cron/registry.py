@@ -36,6 +36,12 @@ class Registry:
                 raise TypeError(f"You can only register a Job, not {target!r}")
         elif not callable(target):
             raise TypeError(f"You can only register a Job or a function, not {target!r}")
+        elif "schedule" not in options and "every" not in options:
+            # A Job subclass runs daily by default, as in 2009; a function says when.
+            raise TypeError(
+                f"Say when {getattr(target, '__qualname__', target)!r} runs: "
+                "register(function, every='5m') or register(function, schedule='*/5 * * * *')."
+            )
         self.add(JobDefinition(target, args, kwargs, options))
         return target
 

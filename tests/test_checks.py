@@ -2,13 +2,22 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import AppConfig
+from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_cron import Job
-from django_cron.checks import check_cron_classes, check_cronjobs, check_jobs, check_settings
+from django_cron.checks import (
+    check_cron_classes,
+    check_cronjobs,
+    check_jobs,
+    check_settings,
+    check_unregistered_jobs,
+)
 from django_cron.compat.crontab import register_cronjobs
 from django_cron.compat.tivix import register_cron_classes
 from tests.conftest import ROOT
@@ -35,7 +44,6 @@ def other():
         ({"every": "soon"}, "django_cron.E002"),
         ({"every": -timedelta(seconds=5)}, "django_cron.E002"),
         ({"schedule": "@daily", "every": 60}, "django_cron.E003"),
-        ({}, "django_cron.E003"),
         ({"every": 60, "timezone": "Mars/Olympus_Mons"}, "django_cron.E004"),
         ({"every": 60, "missed": "sometimes"}, "django_cron.E008"),
         ({"every": 60, "lease": -1}, "django_cron.E009"),
@@ -351,3 +359,34 @@ def test_a_job_name_too_long_to_store_fails_the_check(registry):
     registry.register(noop, name="n" * 201, every=60)
     (error,) = check_jobs()
     assert error.id == "django_cron.E016" and "longer than 200 characters" in error.msg
+
+
+def test_a_function_registered_without_a_schedule_is_refused_at_once(registry):
+    with pytest.raises(TypeError, match=r"^Say when 'noop' runs: register\(function, every="):
+        registry.register(noop)
+    with pytest.raises(TypeError, match="Say when 'noop' runs"):
+        registry.register(name="quiet")(noop)
+    assert len(registry) == 0
+    # A Job subclass with neither runs daily, as in 2009.
+    registry.register(Job, name="daily")
+    assert registry.get("daily").schedule_spec() == (None, 86400)
+
+
+def test_a_job_class_in_a_cron_py_that_nothing_registered_is_a_warning(registry):
+    module = import_module("tests.forgotten.cron")
+    registry.register(module.WeeklyReport)  # as importing it did the first time
+    config = AppConfig.create("tests.forgotten")
+    (warning,) = check_unregistered_jobs([config])
+    assert warning.id == "django_cron.W006"
+    assert warning.msg == (
+        "tests.forgotten.cron.CheckMail is a Job but is never registered, so it never runs."
+    )
+    assert warning.hint.startswith("Register it: cronScheduler.register(CheckMail) after")
+    registry.register(module.CheckMail)
+    assert check_unregistered_jobs([config]) == []
+
+
+def test_the_unregistered_job_check_runs_with_manage_py_check():
+    assert check_unregistered_jobs in checks.registry.registry.get_checks()
+    # The test apps' own cron.py files register everything they define.
+    assert check_unregistered_jobs() == []
