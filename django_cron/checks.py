@@ -130,7 +130,8 @@ def _check_lock_cache(backend, options):
 
 def check_ping_key(app_configs=None, **kwargs):
     """Warn when the ping URL is routed but no key can open it."""
-    if conf.get("PING_KEY"):
+    # A project without URLs (a worker-only settings module) routes nothing.
+    if conf.get("PING_KEY") or not getattr(settings, "ROOT_URLCONF", None):
         return []
     try:
         reverse("django_cron:ping", kwargs={"key": "k"})
