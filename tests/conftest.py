@@ -2,7 +2,6 @@ import contextlib
 import glob
 import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,13 +13,13 @@ from django.db import connections
 
 from django_cron.registry import cronScheduler
 from tests import effects
+from tests.browser import browser, missing_browser  # noqa: F401 (browser: a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIASES = ["default", "postgresql", "mysql"]
 # libfaketime shifts a process's clock (the clock-skew test); Debian's package
 # "faketime" puts it under the architecture's library directory.
 FAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
-CHROMIUM = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 def _version(module):
@@ -50,14 +49,8 @@ def services_report():
         rows.append((server, bool(version), version or f"not installed (pip install {server})"))
     faketime = "installed" if FAKETIME else "not installed (apt-get install faketime)"
     rows.append(("libfaketime", bool(FAKETIME), faketime))
-    chromium = all(CHROMIUM)
-    rows.append(
-        (
-            "Chromium",
-            chromium,
-            "installed" if chromium else "not installed (apt-get install chromium chromium-driver)",
-        )
-    )
+    no_browser = missing_browser()
+    rows.append(("Chromium", not no_browser, no_browser or "installed"))
     return rows
 
 

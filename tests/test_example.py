@@ -3,7 +3,6 @@
 import contextlib
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -14,7 +13,6 @@ import pytest
 
 from tests.conftest import ROOT, wait_for
 from tests.servers import free_port
-from tests.test_browser import REQUIRE, WAIT, missing_browser, webdriver
 
 MANAGE = str(ROOT / "example" / "manage.py")
 JOBS = [
@@ -148,37 +146,16 @@ def test_browsing_the_example_runs_jobs_and_shows_them(runserver, tmp_path):
     assert 'href="/admin/"' in page and "example/manage.py createsuperuser" in page
 
 
-@pytest.fixture
-def chromium():
-    """A headless Chromium; skipped without one, as in test_browser.py, unless CI requires it."""
-    missing = missing_browser()
-    if missing and REQUIRE:
-        pytest.fail(f"{missing}, and DJANGO_CRON_TEST_SERVICES=require")
-    if missing:
-        pytest.skip(missing)
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ["--headless=new", "--no-sandbox"]:
-        options.add_argument(argument)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(WAIT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def test_the_example_page_left_open_runs_jobs_and_shows_them(runserver, chromium):
-    chromium.get(f"http://127.0.0.1:{runserver.port}/")
-    assert "No runs yet" in chromium.page_source
+def test_the_example_page_left_open_runs_jobs_and_shows_them(runserver, browser):
+    browser.get(f"http://127.0.0.1:{runserver.port}/")
+    assert "No runs yet" in browser.page_source
     # A reload would lose this: the page must update itself in place.
-    chromium.execute_script("window.loadedOnce = true")
+    browser.execute_script("window.loadedOnce = true")
 
     def live_text():
-        return chromium.execute_script("return document.getElementById('live').innerText")
+        return browser.execute_script("return document.getElementById('live').innerText")
 
     # The page's own fetches are the only traffic: they run the jobs and show them.
     wait_for(lambda: "3 reports refreshed" in live_text(), interval=0.5, message="a run shown")
     assert "this server, after a request" in live_text()
-    assert chromium.execute_script("return window.loadedOnce") is True
+    assert browser.execute_script("return window.loadedOnce") is True
