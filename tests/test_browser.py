@@ -11,6 +11,7 @@ from pathlib import Path
 
 import django.contrib.admin
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from django_cron import admin as cron_admin
@@ -35,9 +36,17 @@ def site(settings, transactional_db):
 
     settings.STATIC_URL = "/static/"
     settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
+    # The server's threads use the in-memory databases (the "unmigrated"
+    # alias) of this thread, and close them after each request: allowed only
+    # while sharing is on, as Django's LiveServerTestCase turns it on.
+    shared = [c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()]
+    for connection in shared:
+        connection.inc_thread_sharing()
     server = LiveServer("localhost")
     yield server
     server.stop()
+    for connection in shared:
+        connection.dec_thread_sharing()
 
 
 @pytest.fixture
