@@ -11,7 +11,6 @@ from pathlib import Path
 
 import django.contrib.admin
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from django_cron import admin as cron_admin
@@ -36,17 +35,9 @@ def site(settings, transactional_db):
 
     settings.STATIC_URL = "/static/"
     settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
-    # The server's threads use the in-memory databases (the "unmigrated"
-    # alias) of this thread, and close them after each request: allowed only
-    # while sharing is on, as Django's LiveServerTestCase turns it on.
-    shared = [c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()]
-    for connection in shared:
-        connection.inc_thread_sharing()
     server = LiveServer("localhost")
     yield server
     server.stop()
-    for connection in shared:
-        connection.dec_thread_sharing()
 
 
 @pytest.fixture
@@ -132,7 +123,14 @@ def timeline_bars(driver):
 
 
 def test_run_a_job_now_see_it_on_the_timeline_then_pause_and_resume_it(
-    browser, site, reminders, started, django_user_model
+    # The site before the browser: the browser quits first, so that no request
+    # of its is still being served when the server stops and stops sharing
+    # the in-memory databases with its threads.
+    site,
+    browser,
+    reminders,
+    started,
+    django_user_model,
 ):
     user = django_user_model.objects.create_superuser(
         "operator", "operator@example.com", "a long browser password"
