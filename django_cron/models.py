@@ -2,6 +2,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def first_line(text: str, limit: int = 200) -> str:
+    """The first non-blank line of ``text``, at most ``limit`` characters: a one-line summary."""
+    stripped = text.strip()
+    return stripped.splitlines()[0][:limit] if stripped else ""
+
+
 class JobState(models.Model):
     """
     What the runner knows of one job: when it is due and who runs it now.
@@ -95,12 +101,8 @@ class JobRun(models.Model):
         line = f"{self.job.name}: {self.status}"
         if self.duration is not None:
             line += f" in {self.duration:.3f}s"
-        detail = self.error or self.message
-        if detail:
-            first = detail.strip().splitlines()[0] if detail.strip() else ""
-            if first:
-                line += f": {first[:200]}"
-        return line
+        detail = first_line(self.error or self.message)
+        return f"{line}: {detail}" if detail else line
 
 
 class Lock(models.Model):

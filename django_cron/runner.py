@@ -170,7 +170,7 @@ def run_due(names=None, *, force: bool = False, should_stop=None, on_run=None) -
             alerts.send(state.name, state.pk, retry=True)
     result.checked = len(definitions)
     usable = [d for d in definitions if not _broken(d)]
-    result.skipped = [(d.name, f"broken: {d.problem}") for d in definitions if d not in usable]
+    result.skipped = [(d.name, f"broken: {d.problem}") for d in definitions if d.problem is not None]
     due = [
         definition
         for definition in sorted(usable, key=lambda d: states[d.name].next_run_at or now)
@@ -192,12 +192,20 @@ def run_due(names=None, *, force: bool = False, should_stop=None, on_run=None) -
             continue
         result.runs.append(run)
         if on_run is not None:
-            on_run(run)
+            _report(on_run, run)
     if result.runs:
         prune_history()
     result.next_due = next_due(usable)
     tidy_connections()
     return result
+
+
+def _report(on_run, run) -> None:
+    """Tell ``on_run`` of a recorded run; a reporter that fails (a closed pipe) stops nothing."""
+    try:
+        on_run(run)
+    except Exception:
+        logger.exception("Reporting the run of %s failed", run.job.name)
 
 
 def run_one(definition, state: JobState, force: bool = False, clock=None) -> JobRun | None:

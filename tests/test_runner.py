@@ -101,6 +101,33 @@ def test_a_failing_job_is_recorded_stays_enabled_and_others_still_run(alias, reg
     assert [r.status for r in run_due().runs] == ["failed"]
 
 
+def test_a_reporter_that_fails_stops_no_other_job(alias, registry, caplog):
+    registry.register(lambda: record("first"), name="first", every=60)
+    registry.register(lambda: record("second"), name="second", every=60)
+    run_due()
+    make_due(alias, "first", ago=5)
+    make_due(alias, "second", ago=1)
+
+    def on_run(run):
+        # What `cron run` meets when its output pipe is closed.
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with caplog.at_level(logging.ERROR, logger="django_cron"):
+        result = run_due(on_run=on_run)
+    assert names_run() == ["first", "second"]
+    assert [r.status for r in result.runs] == ["ok", "ok"]
+    assert caplog.text.count("Reporting the run of") == 2
+
+
+def test_a_pass_says_what_it_checked_and_what_it_skipped(alias, registry):
+    registry.register(lambda: None, name="fine", every=60)
+    registry.register(lambda: None, name="feb30", schedule="0 0 30 2 *")
+    result = run_due()
+    assert result.checked == 2 and result.runs == []
+    assert [name for name, _ in result.skipped] == ["feb30"]
+    assert result.skipped[0][1].startswith("broken: it never comes due")
+
+
 def test_coalesce_runs_once_after_missed_slots(alias, registry):
     registry.register(lambda: record("tick"), name="tick", every=60)
     run_due()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_cron import conf
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
-from django_cron.models import JobRun, JobState
+from django_cron.models import JobRun, JobState, first_line
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from django_cron.worker import Worker
@@ -37,11 +37,6 @@ COMMON_OPTIONS = [
 def _add_common_options(parser):
     for flags, kwargs in COMMON_OPTIONS:
         parser.add_argument(*flags, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
-
-
-def _one_line(text, limit=200):
-    stripped = text.strip()
-    return stripped.splitlines()[0][:limit] if stripped else ""
 
 
 class Command(BaseCommand):
@@ -92,9 +87,9 @@ class Command(BaseCommand):
                 f"    last run: {last}",
             ]
             if state is not None and state.last_message:
-                lines.append(f"    returned: {_one_line(state.last_message)}")
+                lines.append(f"    returned: {first_line(state.last_message)}")
             if state is not None and state.last_error:
-                lines.append(f"    error:    {_one_line(state.last_error)}")
+                lines.append(f"    error:    {first_line(state.last_error)}")
             lines += [
                 f"    enabled:  {'yes' if job.enabled else 'no'}",
                 f"    health:   {job.health}",
@@ -173,10 +168,8 @@ class Command(BaseCommand):
             self._report_pass(result, verbosity)
             self._say(f"Sleeping {wait:.1f}s.", verbosity, 2)
 
-        self._say(
-            f"cron worker: {len(cronScheduler)} jobs, one line per run. Stop with Ctrl-C.",
-            verbosity,
-        )
+        count = len(names) if names else len(cronScheduler)
+        self._say(f"cron worker: {count} jobs, one line per run. Stop with Ctrl-C.", verbosity)
         worker = Worker(names or None, on_run=on_run, on_pass=on_pass)
         worker.install_signal_handlers()
         worker.run_forever()
