@@ -170,7 +170,9 @@ def run_due(names=None, *, force: bool = False, should_stop=None, on_run=None) -
             alerts.send(state.name, state.pk, retry=True)
     result.checked = len(definitions)
     usable = [d for d in definitions if not _broken(d)]
-    result.skipped = [(d.name, f"broken: {d.problem}") for d in definitions if d.problem is not None]
+    result.skipped = [
+        (d.name, f"broken: {d.problem}") for d in definitions if d.problem is not None
+    ]
     due = [
         definition
         for definition in sorted(usable, key=lambda d: states[d.name].next_run_at or now)
