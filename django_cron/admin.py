@@ -194,7 +194,7 @@ class JobStateAdmin(CronModelAdmin):
         (
             _("Runner"),
             {
-                "fields": ["schedule_key", "lease_owner", "lease_expires", "current_run"],
+                "fields": ["schedule_key", "lease_owner", "lease_expires"],
                 "classes": ["collapse"],
             },
         ),

@@ -12,7 +12,7 @@ import logging
 import urllib.request
 
 from django.core.mail import mail_admins
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 
 from . import conf
 from .models import JobRun, JobState
@@ -49,6 +49,21 @@ def count(definition, state_pk, status: str) -> None:
         ):
             return
     send(definition.name, state_pk)
+
+
+def success() -> dict:
+    """
+    Return the field updates that count a success, for the UPDATE that
+    records it: failures back to 0, and the recovery alert decided if the job
+    was alerted about. Conditional in SQL, so of two processes one decides it.
+    """
+    return {
+        "consecutive_failures": 0,
+        "alerted": False,
+        "alert_pending": Case(
+            When(alerted=True, then=Value(RECOVERED)), default=F("alert_pending")
+        ),
+    }
 
 
 def send(name: str, state_pk, retry: bool = False) -> bool:

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import conf
+from . import conf, states
 from .models import JobRun, JobState
 from .registry import cronScheduler
 
@@ -108,4 +109,55 @@ def overview(now: datetime | None = None) -> list:
     for definition in definitions:
         state = states.get(definition.name)
         result.append(JobOverview(definition, state, health(definition, state, now)))
+    return result
+
+
+class _SetAside:
+    """The jobs paused or broken in code, by name, for one registry generation."""
+
+    generation = None
+    health = {}
+
+    def get(self) -> dict:
+        if self.generation != cronScheduler.generation:
+            self.health = {}
+            for definition in cronScheduler.all():
+                if not definition.enabled:
+                    self.health[definition.name] = PAUSED
+                elif definition.problem is not None:
+                    self.health[definition.name] = BROKEN
+            self.generation = cronScheduler.generation
+        return self.health
+
+
+_set_aside = _SetAside()
+
+
+def counts(now: datetime | None = None) -> dict:
+    """
+    Return how many registered jobs are in each health, as overview() would
+    tell them, counted by the database in one query: what the ping and status
+    endpoints answer, at the same cost for 10 jobs as for 10,000.
+    """
+    now = now or timezone.now()
+    set_aside = _set_aside.get()
+    result = dict.fromkeys((OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW), 0)
+    for health in set_aside.values():
+        result[health] += 1
+    # Rows of jobs no longer registered here, and of those counted above, are left out.
+    strangers = states.survey(now, sync=False).strangers
+    rows = JobState.objects.using(conf.database()).exclude(name__in=[*strangers, *set_aside])
+    failing = Q(enabled=True, last_status__in=BAD_STATUSES)
+    overdue = Q(enabled=True, next_run_at__lt=now - timedelta(seconds=conf.get("GRACE")))
+    found = rows.aggregate(
+        rows=Count("pk"),
+        paused=Count("pk", filter=Q(enabled=False)),
+        failing=Count("pk", filter=failing),
+        overdue=Count("pk", filter=overdue & ~failing),
+    )
+    result[PAUSED] += found["paused"]
+    result[FAILING] = found["failing"]
+    result[OVERDUE] = found["overdue"]
+    result[OK] = found["rows"] - found["paused"] - found["failing"] - found["overdue"]
+    result[NEW] = len(cronScheduler) - len(set_aside) - found["rows"]
     return result

@@ -24,9 +24,6 @@ class JobState(models.Model):
     next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, db_index=True)
     lease_owner = models.CharField(_("lease owner"), max_length=100, blank=True)
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
-    current_run = models.ForeignKey(
-        "JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
     last_status = models.CharField(_("last status"), max_length=16, blank=True)
     last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
@@ -36,7 +33,8 @@ class JobState(models.Model):
     # Whether ADMINS were told about the current run of failures.
     alerted = models.BooleanField(_("alert sent"), default=False)
     # An alert not sent yet ("failing" or "recovered"): each pass tries it until it goes out.
-    alert_pending = models.CharField(_("alert pending"), max_length=16, blank=True)
+    # Indexed: each pass looks for them (alert_pending > ''), among thousands of jobs.
+    alert_pending = models.CharField(_("alert pending"), max_length=16, blank=True, db_index=True)
     # A failed slot waiting for its retry: which slot, and which attempt comes next.
     retry_slot = models.DateTimeField(_("retrying slot"), null=True, blank=True)
     retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)

@@ -15,6 +15,10 @@ from .jobs import OPTIONS, Job, JobDefinition
 class Registry:
     def __init__(self):
         self._jobs = {}
+        # Moves on at every change, so that the runner knows to bring the job
+        # state rows in step again (states.py) without comparing the whole registry.
+        self.generation = 0
+        self._positions = (None, {})
         # Pairs of different jobs that asked for the same name (django_cron.E005).
         self.conflicts = []
 
@@ -68,9 +72,21 @@ class Registry:
         # Registering the same job again (a second autodiscover, a re-import)
         # replaces the earlier definition.
         self._jobs[definition.name] = definition
+        self.changed()
 
     def unregister(self, name: str) -> None:
         self._jobs.pop(name, None)
+        self.changed()
+
+    def changed(self) -> None:
+        """Note that the jobs changed: a job was added or removed, or found broken."""
+        self.generation += 1
+
+    def position(self, name: str) -> int:
+        """Return where the job was registered: jobs due together run in that order."""
+        if self._positions[0] != self.generation:
+            self._positions = (self.generation, {name: i for i, name in enumerate(self._jobs)})
+        return self._positions[1].get(name, len(self._jobs))
 
     def get(self, name: str) -> JobDefinition:
         return self._jobs[name]
@@ -87,6 +103,7 @@ class Registry:
     def clear(self) -> None:
         self._jobs.clear()
         self.conflicts.clear()
+        self.changed()
 
     def execute(self):
         """Run the due jobs now (the 2009 entry point)."""

@@ -14,16 +14,18 @@ and the trigger tries again later.
 """
 
 import logging
+import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.signals import setting_changed
 from django.db import connections
-from django.db.models import Min
 from django.utils import timezone
 
-from . import alerts, conf, execution, runs, tasks
-from .clock import DbNow, PassClock
+from . import alerts, conf, execution, runs, states, tasks
+from .clock import PassClock
 from .heartbeat import heartbeat
 from .models import JobRun, JobState
 from .registry import cronScheduler
@@ -54,12 +56,31 @@ def _states():
 def tidy_connections() -> None:
     """
     Close connections that are broken or past CONN_MAX_AGE, as Django does
-    around each request. A connection inside a transaction is left alone:
-    closing it would roll back the caller's work (a TestCase, say).
+    around each request: at the start and the end of a pass. A connection
+    inside a transaction is left alone: closing it would roll back the
+    caller's work (a TestCase, say).
     """
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
+
+
+def mend_connections() -> None:
+    """
+    Between two jobs of a pass, close only the connections a job left unusable
+    (broken, or with autocommit turned off), so that the next job gets a sound
+    one; with CONN_MAX_AGE = 0 the pass keeps one connection, not one per job.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None or connection.in_atomic_block:
+            continue
+        if connection.get_autocommit() != connection.settings_dict["AUTOCOMMIT"]:
+            connection.close()
+        elif connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
 
 
 def _broken(definition) -> bool:
@@ -83,62 +104,6 @@ def usable_definitions(names=None) -> list:
     ]
 
 
-def _schedule_key(definition) -> str:
-    try:
-        return definition.schedule.key
-    except Exception:
-        return ""  # no schedule to speak of: the job is broken
-
-
-def _first_slot(definition, now: datetime):
-    """Return ``(schedule key, first run)`` of a job; no first run for a broken one."""
-    key = _schedule_key(definition)
-    if _broken(definition):
-        return key, None
-    try:
-        return key, definition.schedule.first_after(now)
-    except Exception as exc:
-        definition.mark_broken(f"its schedule cannot say when it runs first ({exc!r})")
-        _broken(definition)
-        return key, None
-
-
-def sync_states(definitions, now: datetime) -> dict:
-    """
-    Return {name: JobState}, creating the rows of jobs seen for the first time
-    and moving next_run_at when a job's schedule changed in code. A broken
-    job gets a row too, so that the admin lists it, but no next run. Each
-    state also carries ``db_now``, the database's clock as it read the row.
-    """
-    # A name too long for its column (a broken job, which check reports) gets no row.
-    limit = JobState._meta.get_field("name").max_length
-    definitions = [d for d in definitions if len(d.name) <= limit]
-    names = [d.name for d in definitions]
-    stamped = _states().annotate(db_now=DbNow())
-    states = {s.name: s for s in stamped.filter(name__in=names)}
-    missing = []
-    for definition in definitions:
-        if definition.name not in states:
-            key, first = _first_slot(definition, now)
-            missing.append(JobState(name=definition.name, schedule_key=key, next_run_at=first))
-    if missing:
-        # Another process may create the same rows at the same moment.
-        _states().bulk_create(missing, ignore_conflicts=True)
-        states.update((s.name, s) for s in stamped.filter(name__in=[m.name for m in missing]))
-    for definition in definitions:
-        state = states.get(definition.name)
-        if state is None:
-            continue
-        stale = state.next_run_at is None and definition.problem is None
-        if stale or state.schedule_key != _schedule_key(definition):
-            key, first = _first_slot(definition, now)
-            _states().filter(pk=state.pk, schedule_key=state.schedule_key).update(
-                schedule_key=key, next_run_at=first
-            )
-            state.refresh_from_db()
-    return states
-
-
 def is_due(definition, state, now) -> bool:
     """Tell whether a job may run now: enabled in code and in the database, and due."""
     return (
@@ -149,57 +114,135 @@ def is_due(definition, state, now) -> bool:
     )
 
 
-def run_due(names=None, *, force: bool = False, should_stop=None, on_run=None) -> Pass:
+class _Broken:
+    """The broken jobs of one registry generation, found in one sweep of the registry."""
+
+    generation = None
+    skipped = ()
+
+    def list(self) -> list:
+        generation = cronScheduler.generation
+        if generation != self.generation:
+            broken = [d for d in cronScheduler.all() if d.problem is not None]
+            for definition in broken:
+                _broken(definition)
+            self.skipped = [(d.name, f"broken: {d.problem}") for d in broken]
+            self.generation = generation
+        return self.skipped
+
+
+_broken_jobs = _Broken()
+
+
+def run_due(
+    names=None, *, force: bool = False, should_stop=None, on_run=None, threads: int = 1
+) -> Pass:
     """
     Run every due job once (only those in ``names``, if given).
 
     ``force`` runs the named jobs now, due or not. ``should_stop`` is asked
     before each job; the worker uses it to stop cleanly between jobs.
-    ``on_run`` is called with each run as soon as it is recorded.
+    ``on_run`` is called with each run as soon as it is recorded. ``threads``
+    runs that many jobs at a time, each in a thread of its own.
+
+    Without ``force``, a pass reads only what is due, so that its cost
+    follows the due jobs rather than the registered ones: at most three
+    queries when nothing is due.
     """
     tidy_connections()
     result = Pass()
     now = timezone.now()
-    definitions = [d for d in cronScheduler.all() if names is None or d.name in names]
-    states = sync_states(definitions, now)
+    states.survey(now)
+    if force:
+        definitions = [d for d in cronScheduler.all() if names is None or d.name in names]
+        rows = states.in_order(states.sync_states(definitions, now).values())
+    else:
+        rows = states.due(names)
+    result.checked = len(cronScheduler) if names is None else len(names)
+    result.skipped = [s for s in _broken_jobs.list() if names is None or s[0] in names]
     # Due or not is the database's call, so servers with skewed clocks agree.
-    clock = PassClock(next(iter(states.values())).db_now if states else now)
-    runs.sweep(clock.now())
-    for state in states.values():
+    clock = PassClock(rows[0].db_now if rows else now)
+    runs.sweep()
+    todo, passed_over = [], []
+    for state in rows:
         if state.alert_pending:
             alerts.send(state.name, state.pk, retry=True)
-    result.checked = len(definitions)
-    usable = [d for d in definitions if not _broken(d)]
-    result.skipped = [
-        (d.name, f"broken: {d.problem}") for d in definitions if d.problem is not None
-    ]
-    due = [
-        definition
-        for definition in sorted(usable, key=lambda d: states[d.name].next_run_at or now)
-        if force or is_due(definition, states[definition.name], clock.now())
-    ]
-    for definition in due:
-        if should_stop is not None and should_stop():
-            result.stopped = True
-            break
-        try:
-            run = run_one(definition, states[definition.name], force=force, clock=clock)
-        except runs.CannotPlan as exc:
-            definition.mark_broken(str(exc))
-            _broken(definition)
-            result.skipped.append((definition.name, f"broken: {exc}"))
-            continue
-        if run is None:
-            result.skipped.append((definition.name, "taken by another process"))
-            continue
-        result.runs.append(run)
-        if on_run is not None:
-            _report(on_run, run)
+        definition = cronScheduler.get(state.name) if state.name in cronScheduler else None
+        if force:
+            if definition is not None and not _broken(definition):
+                todo.append((definition, state))
+        elif definition is None or _broken(definition) or not definition.enabled:
+            passed_over.append(state.pk)
+        elif state.schedule_key != states.schedule_key(definition):
+            # Planned by a process with other code (a deploy under way): plan it anew.
+            states.bring_in_step(definition, state.pk, state.schedule_key, clock.now())
+        elif is_due(definition, state, clock.now()):
+            todo.append((definition, state))
+    _run_all(todo, result, force, clock, should_stop, on_run, threads)
     if result.runs:
         prune_history()
-    result.next_due = next_due(usable)
+    if not force:
+        result.next_due = states.next_due(names, passed_over)
     tidy_connections()
     return result
+
+
+def _run_all(todo, result, force, clock, should_stop, on_run, threads) -> None:
+    """Take each (definition, state) through its run, in up to ``threads`` threads."""
+    pending = list(todo)
+    reporting = threading.Lock()
+
+    def work():
+        while pending:
+            if should_stop is not None and should_stop():
+                result.stopped = True
+                return
+            try:
+                definition, state = pending.pop(0)
+            except IndexError:
+                return
+            try:
+                run = run_one(definition, state, force=force, clock=clock)
+            except runs.CannotPlan as exc:
+                definition.mark_broken(str(exc))
+                cronScheduler.changed()
+                _broken(definition)
+                result.skipped.append((definition.name, f"broken: {exc}"))
+                continue
+            finally:
+                mend_connections()
+            if run is None:
+                result.skipped.append((definition.name, "taken by another process"))
+                continue
+            with reporting:
+                result.runs.append(run)
+                if on_run is not None:
+                    _report(on_run, run)
+
+    if threads <= 1 or len(pending) <= 1:
+        work()
+        return
+    failures = []
+
+    def worker():
+        try:
+            work()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            # A thread's connections die with it: close them rather than leak them.
+            connections.close_all()
+
+    pool = [
+        threading.Thread(target=worker, name=f"django_cron job {i + 1}", daemon=True)
+        for i in range(min(threads, len(pending)))
+    ]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _report(on_run, run) -> None:
@@ -259,7 +302,7 @@ def _call(definition, run, lock=None) -> execution.Outcome:
 
     try:
         with heartbeat(beat, definition.lease.total_seconds() / 3, definition.name):
-            return execution.call(definition, run, tidy=tidy_connections)
+            return execution.call(definition, run, tidy=mend_connections)
     except Exception as exc:
         # Not the job (its faults are its outcome) but what runs it: still its run's end.
         logger.exception("Running %s failed", definition.name)
@@ -268,19 +311,29 @@ def _call(definition, run, lock=None) -> execution.Outcome:
         )
 
 
-def next_due(definitions) -> datetime | None:
-    """Return the earliest next_run_at of the enabled ``definitions``."""
-    names = [d.name for d in definitions if d.enabled]
-    if not names:
-        return None
-    return _states().filter(name__in=names, enabled=True).aggregate(due=Min("next_run_at"))["due"]
+# When this process last pruned each database's history (time.monotonic()).
+_pruned = {}
+# Seconds between two prunings by one process while a batch leaves nothing over.
+PRUNE_EVERY = 60.0
+
+
+def _forget_pruning(**kwargs):
+    _pruned.clear()
+
+
+setting_changed.connect(_forget_pruning)
 
 
 def prune_history() -> int:
-    """Delete one bounded batch of runs older than HISTORY_DAYS; return how many."""
+    """
+    Delete one bounded batch of runs older than HISTORY_DAYS; return how many.
+    A process prunes once a minute at most, unless its last batch was full.
+    """
     days = conf.get("HISTORY_DAYS")
-    if days is None:
+    alias = conf.database()
+    if days is None or time.monotonic() < _pruned.get(alias, float("-inf")) + PRUNE_EVERY:
         return 0
+    _pruned[alias] = time.monotonic()
     cutoff = timezone.now() - timedelta(days=days)
     old = JobRun.objects.using(conf.database())
     batch = list(
@@ -291,5 +344,6 @@ def prune_history() -> int:
     )
     if not batch:
         return 0
-    _states().filter(current_run__in=batch).update(current_run=None)
+    if len(batch) == conf.get("PRUNE_BATCH_SIZE"):
+        _pruned.pop(alias)  # more to do: the next pass goes on
     return old.filter(pk__in=batch).delete()[0]

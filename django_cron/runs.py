@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from django.db import DatabaseError
 from django.db.models import Q
+from django.utils import timezone
 
 from . import alerts, conf
 from .clock import DbNow, PassClock, db_now_plus
@@ -60,39 +61,60 @@ def _runs():
     return JobRun.objects.using(conf.database())
 
 
+def one_at_a_time(definition) -> bool:
+    """
+    Tell whether the job's state row holds its lease: one run at a time, run
+    where it is claimed. Then that lease alone keeps runs from overlapping.
+    """
+    return definition.max_running == 1 and not definition.enqueue
+
+
 class JobLock:
     """
     One of the job's ``max_running`` slots in the lock backend, held from
     before the claim until the run has ended (lock-at-most-for its lease, and
-    at least MIN_LEASE when it ran).
+    at least MIN_LEASE when it ran). A job that runs one at a time needs none:
+    its state row's lease does the same in the claim's own UPDATE, so the lock
+    backend is left out and a run costs no lock queries.
     """
 
     def __init__(self, definition):
         self.definition = definition
-        self.lock = get_lock()
+        self.needed = not one_at_a_time(definition)
+        self.lock = get_lock() if self.needed else None
         self.key = self.token = None
         self._taken_at = None
 
     def acquire(self) -> bool:
+        self._taken_at = time.monotonic()
+        if not self.needed:
+            self.token = new_token()
+            return True
         for index in range(self.definition.max_running):
             key = f"job:{self.definition.name}" + (f"#{index + 1}" if index else "")
             token = self.lock.acquire(key, self.definition.lease)
             if token is not None:
                 self.key, self.token = key, token
-                self._taken_at = time.monotonic()
                 return True
         return False
 
     def extend(self) -> bool:
-        return self.lock.extend(self.key, self.token, self.definition.lease)
+        return not self.needed or self.lock.extend(self.key, self.token, self.definition.lease)
 
     def release(self, ran: bool) -> None:
         """Free the slot; after a run, keep it until MIN_LEASE has passed since the claim."""
-        remaining = conf.get("MIN_LEASE") - (time.monotonic() - self._taken_at)
+        if not self.needed:
+            return
+        remaining = min_lease_left(self._taken_at)
         if ran and remaining > 0:
             self.lock.extend(self.key, self.token, timedelta(seconds=remaining))
         else:
             self.lock.release(self.key, self.token)
+
+
+def min_lease_left(claimed_at: float) -> float:
+    """Seconds of MIN_LEASE (lock-at-least-for) left after a claim at ``claimed_at``."""
+    return conf.get("MIN_LEASE") - (time.monotonic() - claimed_at)
 
 
 # due → running (or queued) -------------------------------------------------------
@@ -125,7 +147,7 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
     # One run at a time: the state row's lease keeps others out. A job allowed
     # several counts them with its lock slots, and each run has its own lease;
     # so does a queued run, once a worker takes it.
-    single = definition.max_running == 1 and not queued
+    single = one_at_a_time(definition)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
     lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
     if force:
@@ -166,8 +188,6 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
         # A queued run waits for a worker, which takes it with a lease of its own.
         lease_until=None if queued else db_now_plus(definition.lease),
     )
-    if single:
-        _states().filter(pk=state.pk, lease_owner=owner).update(current_run=run)
     return run
 
 
@@ -221,8 +241,12 @@ def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
                 lease_until=None,
             )
         )
-        if won:
-            _summarise(run, run.status, run.duration, run.error, run.message)
+        # A success held the job's lease: its count for alerts went in the same UPDATE.
+        counted = (
+            won
+            and _summarise(run, run.status, run.duration, run.error, run.message)
+            and run.status == JobRun.Status.OK
+        )
     except BaseException:
         # Recording failed, most likely because the database is down: then
         # this fails too, the lease expires on its own, and the error that
@@ -233,7 +257,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
     if not won:
         _finish_late(definition, run)
         return run
-    _follow_up(definition, run, clock)
+    _follow_up(definition, run, clock, counted)
     return run
 
 
@@ -253,8 +277,12 @@ def _finish_late(definition, run):
     run.status, run.error = JobRun.Status.LOST, LOST_ERROR + note
 
 
-def _summarise(run, status, duration, error, message="") -> None:
-    """Write the run's outcome as the job's latest, and hand back the job's lease if it has it."""
+def _summarise(run, status, duration, error, message="") -> bool:
+    """
+    Write the run's outcome as the job's latest, and hand back the job's lease
+    if it has it. Return True if it did: then a success's count for alerts is
+    written too, in the same UPDATE.
+    """
     summary = {
         "last_run_at": run.started_at,
         "last_status": status,
@@ -262,32 +290,40 @@ def _summarise(run, status, duration, error, message="") -> None:
         "last_error": error,
         "last_message": message,
     }
+    # A run that ended keeps a one-at-a-time job's lease until MIN_LEASE has
+    # passed since its claim (lock-at-least-for); a lost one hands it back.
+    left = conf.get("MIN_LEASE") - duration if duration is not None else 0
+    until = db_now_plus(timedelta(seconds=left)) if left > 0 else None
+    held = {"lease_owner": "", "lease_until": until}
+    if status == JobRun.Status.OK:
+        summary.update(alerts.success())
     # Holding the job's lease, this run is the job's latest: one UPDATE does it all.
-    if (
-        _states()
-        .filter(pk=run.job_id, lease_owner=run.owner)
-        .update(lease_owner="", lease_until=None, current_run=None, **summary)
-    ):
-        return
+    if _states().filter(pk=run.job_id, lease_owner=run.owner).update(**held, **summary):
+        return True
     # Runs that overlap (max_running) end in any order: the latest started wins.
     newest = Q(last_run_at__isnull=True) | Q(last_run_at__lte=run.started_at)
-    _states().filter(newest, pk=run.job_id).update(**summary)
+    _states().filter(newest, pk=run.job_id).update(
+        **{key: value for key, value in summary.items() if key.startswith("last_")}
+    )
+    return False
 
 
 def _release(run) -> None:
     """Hand back the job's lease if ``run`` still holds it."""
-    _states().filter(pk=run.job_id, lease_owner=run.owner).update(
-        lease_owner="", lease_until=None, current_run=None
-    )
+    _states().filter(pk=run.job_id, lease_owner=run.owner).update(lease_owner="", lease_until=None)
 
 
-def _follow_up(definition, run, clock) -> None:
-    """Count the outcome for alerts, and retry a failed slot."""
+def _follow_up(definition, run, clock, counted=False) -> None:
+    """Count the outcome for alerts (unless ``counted`` already), and retry a failed slot."""
     if definition is None:
         return  # a job no longer registered: nothing to alert on or retry
     # A mail that fails stays in alerts; what can fail here is the database,
     # which ends the pass like any outage, with the run already recorded.
-    alerts.count(definition, run.job_id, run.status)
+    if not counted:
+        alerts.count(definition, run.job_id, run.status)
+    elif getattr(run.job, "alerted", False):
+        # The job had failed enough to alert: this success decided the recovery mail.
+        alerts.send(definition.name, run.job_id)
     if run.status != JobRun.Status.OK:
         _schedule_retry(definition, run, clock)
 
@@ -307,8 +343,9 @@ def _schedule_retry(definition, run, clock) -> None:
 # running → lost -------------------------------------------------------------------
 
 
-def sweep(now: datetime) -> int:
+def sweep(now: datetime | None = None) -> int:
     """Record as lost every running run whose lease expired; return how many."""
+    now = now or timezone.now()
     lost = 0
     expired = (
         _runs().filter(status=JobRun.Status.RUNNING, lease_until__lt=DbNow()).select_related("job")

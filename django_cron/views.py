@@ -1,7 +1,6 @@
 """The ping endpoint for uptime monitors, and the status endpoint they alert on."""
 
 import logging
-from collections import Counter
 
 from django.db import DatabaseError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import conf
 from .availability import Unavailable, diagnose
-from .health import BROKEN, FAILING, NEW, OK, OVERDUE, PAUSED, is_healthy, overview
+from .health import counts, is_healthy, overview
 from .trigger import trigger
 
 logger = logging.getLogger("django_cron")
@@ -24,12 +23,10 @@ def key_matches(given: str | None) -> bool:
     return bool(expected) and constant_time_compare(given or "", expected)
 
 
-def summary(jobs) -> dict:
-    counts = Counter(job.health for job in jobs)
-    return {
-        "healthy": all(is_healthy(job.health) for job in jobs),
-        **{health: counts[health] for health in (OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW)},
-    }
+def summary(counted: dict) -> dict:
+    """The summary both endpoints give: healthy or not, and how many jobs are in each health."""
+    unhealthy = any(n for health, n in counted.items() if not is_healthy(health))
+    return {"healthy": not unhealthy, **counted}
 
 
 @csrf_exempt
@@ -40,11 +37,11 @@ def ping(request, key):
     if not key_matches(key):
         raise Http404
     try:
-        jobs = _overview()
+        counted = _ask(counts)
     except Unavailable as exc:
         # No due check after this answer: it would fail the same way.
         return _unavailable(request, exc, details=True)
-    response = JsonResponse(summary(jobs))
+    response = JsonResponse(summary(counted))
     # Not gated: a monitor's ping is the trigger. Each slot still runs once.
     trigger.after(response, request, gated=False)
     return response
@@ -54,13 +51,13 @@ def ping(request, key):
 @require_http_methods(["GET", "HEAD"])
 def status(request):
     """200 when every enabled job is healthy, 503 otherwise; details for those who may see them."""
+    details = may_see_details(request)
     try:
-        jobs = _overview()
+        body = summary(_ask(counts))
+        if details:
+            body["jobs"] = [_details(job) for job in _ask(overview)]
     except Unavailable as exc:
-        return _unavailable(request, exc, details=may_see_details(request))
-    body = summary(jobs)
-    if may_see_details(request):
-        body["jobs"] = [_details(job) for job in jobs]
+        return _unavailable(request, exc, details=details)
     return JsonResponse(body, status=200 if body["healthy"] else 503)
 
 
@@ -77,14 +74,14 @@ def may_see_details(request: HttpRequest) -> bool:
         return False
 
 
-def _overview() -> list:
-    """Return overview(); raise Unavailable, saying why, if the database does not answer."""
+def _ask(question):
+    """Return question(); raise Unavailable, saying why, if the database does not answer."""
     alias = conf.database()
     try:
         # A savepoint: in a transaction (ATOMIC_REQUESTS), PostgreSQL refuses
         # every query after a failed one, the diagnosis's too, until a rollback.
         with transaction.atomic(using=alias):
-            return overview()
+            return question()
     except DatabaseError as exc:
         raise diagnose(exc) from exc
 

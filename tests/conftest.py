@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connections
 
+from django_cron import states
 from django_cron.registry import cronScheduler
 from tests import effects
 from tests.browser import browser, missing_browser  # noqa: F401 (browser: a fixture)
@@ -89,6 +90,16 @@ def registry():
     cronScheduler.clear()
     cronScheduler._jobs.update(saved)
     cronScheduler.conflicts.extend(conflicts)
+    cronScheduler.changed()
+
+
+@pytest.fixture(autouse=True)
+def fresh_survey():
+    """
+    Let the runner read every job state row at its next pass: a test's rows
+    vanish with its transaction, which no signal tells, as a deletion would.
+    """
+    states.forget()
 
 
 @pytest.fixture(autouse=True)

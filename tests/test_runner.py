@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from django_cron import Job
-from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
 from django_cron.runs import sweep
@@ -218,9 +217,7 @@ def test_an_expired_lease_is_recorded_as_lost_and_the_job_goes_on(alias, registr
         owner="dead:1:x",
         lease_until=expired,
     )
-    states(alias).filter(pk=state.pk).update(
-        lease_owner="dead:1:x", lease_until=expired, current_run=dead
-    )
+    states(alias).filter(pk=state.pk).update(lease_owner="dead:1:x", lease_until=expired)
     make_due(alias, "tick")
     result = run_due()
     dead.refresh_from_db(using=alias)
@@ -310,8 +307,8 @@ def _hold_for(alias, seconds, seen):
 
     def body():
         time.sleep(seconds)
-        lock = get_lock()
-        seen["lock_taken_by_another"] = lock.acquire("job:long", timedelta(seconds=60)) is not None
+        held = states(alias).filter(name="long", lease_until__gt=timezone.now()).exists()
+        seen["lease_held"] = held
         seen["swept"] = sweep(timezone.now())
 
     return body
@@ -326,19 +323,25 @@ def test_the_heartbeat_keeps_a_long_job_alive_past_its_lease(alias, registry, se
     make_due(alias, "long")
     (run,) = run_due().runs
     if heartbeat:
-        assert seen == {"lock_taken_by_another": False, "swept": 0}
+        assert seen == {"lease_held": True, "swept": 0}
         assert run.status == "ok"
     else:
         # Without it, a job longer than its lease is taken for dead.
-        assert seen == {"lock_taken_by_another": True, "swept": 1}
+        assert seen == {"lease_held": False, "swept": 1}
 
 
 @pytest.mark.parametrize("min_lease", [1.5, 0.8])
-def test_min_lease_holds_the_lock_after_a_short_job(alias, registry, settings, min_lease):
+@pytest.mark.parametrize("max_running", [1, 2])
+def test_min_lease_holds_the_job_after_a_short_run(
+    alias, registry, settings, min_lease, max_running
+):
     settings.DJANGO_CRON = {**settings.DJANGO_CRON, "MIN_LEASE": min_lease}
-    registry.register(lambda: None, name="quick", every=60)
+    registry.register(lambda: None, name="quick", every=60, max_running=max_running)
     run_due(["quick"], force=True)
-    lock = get_lock()
-    assert lock.acquire("job:quick", timedelta(seconds=5)) is None
+    started = time.monotonic()
+    # Held by the state row's lease (one at a time) or by every lock slot (several).
+    for _ in range(max_running - 1):
+        run_due(["quick"], force=True)
     assert run_due(["quick"], force=True).runs == []
-    wait_for(lambda: lock.acquire("job:quick", timedelta(seconds=5)), timeout=10, message="expiry")
+    wait_for(lambda: run_due(["quick"], force=True).runs, timeout=10, message="expiry")
+    assert time.monotonic() - started >= min_lease * 0.8

@@ -183,7 +183,7 @@ def test_a_heartbeat_between_the_sweeps_read_and_write_keeps_the_run_alive(alias
         # What the running job's heartbeat writes: its lease, extended.
         state = states(alias).get(name="slow")
         states(alias).filter(pk=state.pk).update(lease_until=timezone.now() + timedelta(minutes=5))
-        JobRun.objects.using(alias).filter(pk=state.current_run_id).update(
+        JobRun.objects.using(alias).filter(status="running", owner=state.lease_owner).update(
             lease_until=timezone.now() + timedelta(minutes=5)
         )
 
@@ -342,7 +342,7 @@ def test_a_late_failure_keeps_the_lost_status_and_leaves_the_newer_state_alone(
     # ... and nothing of it to the job, which has moved on: no failure counted, no retry.
     state = states(alias).get(name="slow")
     assert (state.last_status, state.last_run_at) == ("ok", second.started_at)
-    assert state.lease_owner == "" and state.current_run_id is None
+    assert state.lease_owner == "" and state.lease_until is None
     assert (state.consecutive_failures, state.retry_slot, state.alert_pending) == (0, None, "")
 
 
@@ -415,7 +415,7 @@ def test_when_recording_a_run_fails_the_job_lease_and_lock_are_handed_back(alias
     with connections[alias].execute_wrapper(cut_run_updates), pytest.raises(OperationalError):
         run_due(["tick"], force=True)
     state = states(alias).get(name="tick")
-    assert (state.lease_owner, state.lease_until, state.current_run_id) == ("", None, None)
+    assert (state.lease_owner, state.lease_until) == ("", None)
     assert get_lock().acquire("job:tick", timedelta(seconds=5)) is not None
     # The run itself is found by the sweep once its lease has expired.
     assert runs(alias, "tick").get().status == "running"
@@ -539,7 +539,7 @@ def test_an_alert_that_cannot_be_sent_breaks_nothing_and_goes_out_later_once(
         ("other", "ok"),
     ]
     state = states(alias).get(name="flaky")
-    assert state.lease_owner == "" and state.current_run_id is None
+    assert state.lease_owner == "" and state.lease_until is None
     assert state.retry_attempt == 2, "the retry was not scheduled"
     assert caplog.text.count("could not be sent") == 1
     # The mail server is back: the alert goes out once, at the next pass.

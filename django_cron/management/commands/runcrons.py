@@ -7,7 +7,8 @@ from django.utils.module_loading import import_string
 from django_cron.availability import diagnose
 from django_cron.compat.tivix import tivix_options
 from django_cron.registry import cronScheduler
-from django_cron.runner import is_due, run_due, sync_states, usable_definitions
+from django_cron.runner import is_due, run_due, usable_definitions
+from django_cron.states import sync_states
 
 
 class Command(BaseCommand):

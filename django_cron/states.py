@@ -1,0 +1,209 @@
+"""
+The job state rows: kept in step with the registry, read by what is due.
+
+A pass must cost the same with 10 registered jobs as with 10,000, so it never
+reads every row. The rows are brought in step with the registry (a row for
+each new job, a new next run for each changed schedule) once per process,
+again whenever the registry changes, and at least every RESYNC seconds, which
+brings back a row deleted behind the runner's back. A pass then reads only
+the rows that are due, through the index on ``next_run_at``, and the next due
+time, through the same index.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.signals import setting_changed
+from django.db.models.signals import post_delete, post_migrate
+
+from . import conf
+from .clock import DbNow
+from .models import JobState
+from .registry import cronScheduler
+
+# Seconds after which a process brings the rows in step again, changed
+# registry or not: an hour costs a 10,000-job site one full read an hour.
+RESYNC = 3600.0
+
+NAME_LIMIT = JobState._meta.get_field("name").max_length
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What one full read of the rows found, for one registry and database."""
+
+    alias: str
+    generation: int
+    taken: float  # time.monotonic() of the read
+    # Rows whose job is not registered here (removed from the code): a summary leaves them out.
+    strangers: frozenset
+    synced: bool
+
+    def fresh(self, alias: str, synced: bool) -> bool:
+        return (
+            self.alias == alias
+            and self.generation == cronScheduler.generation
+            and (self.synced or not synced)
+            and time.monotonic() - self.taken < RESYNC
+        )
+
+
+_survey = None
+_lock = threading.Lock()
+
+
+def forget(**kwargs) -> None:
+    """Make the next pass read every row again (after a migration, a deletion, new settings)."""
+    global _survey
+    _survey = None
+
+
+setting_changed.connect(forget)
+post_migrate.connect(forget)
+post_delete.connect(forget, sender=JobState)
+
+
+def _states():
+    return JobState.objects.using(conf.database())
+
+
+def schedule_key(definition) -> str:
+    try:
+        return definition.schedule.key
+    except Exception:
+        return ""  # no schedule to speak of: the job is broken
+
+
+def first_slot(definition, now: datetime):
+    """Return the first run of a job, or None for a job that is broken or becomes so."""
+    if definition.problem is not None:
+        return None
+    try:
+        return definition.schedule.first_after(now)
+    except Exception as exc:
+        definition.mark_broken(f"its schedule cannot say when it runs first ({exc!r})")
+        cronScheduler.changed()
+        return None
+
+
+def _storable(definitions) -> list:
+    # A name too long for its column (a broken job, which check reports) gets no row.
+    return [d for d in definitions if len(d.name) <= NAME_LIMIT]
+
+
+def _create(definitions, now: datetime) -> None:
+    rows = [
+        JobState(name=d.name, schedule_key=schedule_key(d), next_run_at=first_slot(d, now))
+        for d in definitions
+    ]
+    # Another process may create the same rows at the same moment.
+    _states().bulk_create(rows, ignore_conflicts=True)
+
+
+def out_of_step(definition, key: str, next_run_at) -> bool:
+    """Tell whether a row no longer matches its job: a new schedule, or a job fixed."""
+    stale = next_run_at is None and definition.problem is None
+    return stale or key != schedule_key(definition)
+
+
+def bring_in_step(definition, pk, key: str, now: datetime) -> None:
+    """Plan a changed job's first run anew; conditional, so two processes do it once."""
+    _states().filter(pk=pk, schedule_key=key).update(
+        schedule_key=schedule_key(definition), next_run_at=first_slot(definition, now)
+    )
+
+
+def survey(now: datetime, sync: bool = True) -> Survey:
+    """
+    Read every row once, unless done recently; with ``sync``, also create the
+    missing rows and plan the changed jobs. Return what was found.
+    """
+    global _survey
+    alias = conf.database()
+    current = _survey
+    if current is not None and current.fresh(alias, sync):
+        return current
+    with _lock:
+        generation = cronScheduler.generation
+        definitions = {d.name: d for d in _storable(cronScheduler.all())}
+        rows = _states().values_list("pk", "name", "schedule_key", "next_run_at")
+        found, strangers = set(), set()
+        for pk, name, key, next_run_at in list(rows):
+            definition = definitions.get(name)
+            if definition is None:
+                strangers.add(name)
+                continue
+            found.add(name)
+            if sync and out_of_step(definition, key, next_run_at):
+                bring_in_step(definition, pk, key, now)
+        if sync:
+            _create([d for name, d in definitions.items() if name not in found], now)
+        # A job found broken meanwhile moved the generation on: read again next time.
+        _survey = Survey(alias, generation, time.monotonic(), frozenset(strangers), sync)
+        return _survey
+
+
+def sync_states(definitions, now: datetime) -> dict:
+    """
+    Return {name: JobState} for ``definitions``, creating the rows of jobs seen
+    for the first time and planning those whose schedule changed. Each state
+    carries ``db_now``, the database's clock as it read the row. For a few
+    named jobs (a forced run, runcrons); a pass reads only what is due.
+    """
+    definitions = _storable(definitions)
+    names = [d.name for d in definitions]
+    stamped = _states().annotate(db_now=DbNow())
+    states = {s.name: s for s in stamped.filter(name__in=names)}
+    missing = [d for d in definitions if d.name not in states]
+    if missing:
+        _create(missing, now)
+        states.update((s.name, s) for s in stamped.filter(name__in=[d.name for d in missing]))
+    for definition in definitions:
+        state = states.get(definition.name)
+        if state is not None and out_of_step(definition, state.schedule_key, state.next_run_at):
+            bring_in_step(definition, state.pk, state.schedule_key, now)
+            state.refresh_from_db()
+    return states
+
+
+def due(names=None) -> list:
+    """
+    Return the state rows that need the runner now, by the database's clock:
+    enabled and due, or with an alert waiting to go out. Each carries ``db_now``.
+    """
+    # No ORDER BY: a compound statement refuses one in its parts.
+    stamped = _states().annotate(db_now=DbNow()).order_by()
+    if names is not None:
+        stamped = stamped.filter(name__in=names)
+    # Two index range scans in one statement; an OR of the two would read every row.
+    due = stamped.filter(enabled=True, next_run_at__lte=DbNow())
+    waiting = stamped.filter(alert_pending__gt="")
+    rows = {state.pk: state for state in due.union(waiting, all=True)}
+    return in_order(rows.values())
+
+
+def in_order(rows) -> list:
+    """Return the rows earliest first; jobs due at the same time in the order registered."""
+    return sorted(
+        rows,
+        key=lambda s: (s.next_run_at is None, s.next_run_at, cronScheduler.position(s.name)),
+    )
+
+
+def next_due(names=None, passed_over=()) -> datetime | None:
+    """
+    Return the earliest next run of the enabled jobs, leaving out the rows
+    ``passed_over``: due, but not for this process to run (a job no longer
+    registered, one broken or paused in code), which would otherwise hold the
+    next due time in the past.
+    """
+    rows = _states().filter(enabled=True, next_run_at__isnull=False)
+    if names is not None:
+        rows = rows.filter(name__in=names)
+    if passed_over:
+        rows = rows.exclude(pk__in=passed_over)
+    # ORDER BY ... LIMIT 1 walks the index on every backend; MIN() with a WHERE
+    # clause does not on SQLite.
+    return rows.order_by("next_run_at").values_list("next_run_at", flat=True).first()
