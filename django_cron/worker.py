@@ -22,8 +22,10 @@ class Worker:
     Any number of workers may run side by side: each slot still runs once.
     """
 
-    def __init__(self, names=None, on_run=None, on_pass=None):
+    def __init__(self, names=None, on_run=None, on_pass=None, threads: int = 1):
         self.names = names
+        # Due jobs run this many at a time, each still claimed once.
+        self.threads = threads
         # Called with each run as it is recorded, and with each pass's result.
         self.on_run = on_run
         self.on_pass = on_pass
@@ -50,7 +52,12 @@ class Worker:
         logger.info("cron worker started")
         while not self.stopping.is_set():
             try:
-                result = run_due(self.names, should_stop=self.stopping.is_set, on_run=self.on_run)
+                result = run_due(
+                    self.names,
+                    should_stop=self.stopping.is_set,
+                    on_run=self.on_run,
+                    threads=self.threads,
+                )
                 wait = self.sleep_seconds(result.next_due)
                 if self.on_pass is not None:
                     self.on_pass(result, wait)

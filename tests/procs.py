@@ -28,8 +28,8 @@ def _job(name, body):
     register(body, name=name, every=3600)
 
 
-def race(folder, rounds):
-    """Run the race jobs in ``rounds`` passes, each started by a go file."""
+def race(folder, rounds, threads="1"):
+    """Run the race jobs in ``rounds`` passes, each started by a go file, in ``threads``."""
     folder = Path(folder)
     for name in RACE_JOBS:
         _job(name, lambda name=name: record(name))
@@ -41,7 +41,7 @@ def race(folder, rounds):
             if time.monotonic() > deadline:
                 sys.exit("no go file: the test has gone")
             time.sleep(0.0005)
-        run_due(RACE_JOBS)
+        run_due(RACE_JOBS, threads=int(threads))
         (folder / f"done-{number}-{os.getpid()}").touch()
 
 

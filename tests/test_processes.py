@@ -38,18 +38,19 @@ def finish(process, timeout=60):
 
 @pytest.mark.races
 @on_each_lock
-def test_four_processes_run_each_due_slot_exactly_once(alias, tmp_path, lock_env):
+def test_four_processes_some_in_threads_run_each_due_slot_exactly_once(alias, tmp_path, lock_env):
     effects = tmp_path / "effects.log"
     effects.touch()
     due_states(alias, RACE_JOBS)
+    # Half the racers run their due jobs in three threads, as cron worker --threads 3 does.
     processes = [
         start(
-            ["race", str(tmp_path), str(ROUNDS)],
+            ["race", str(tmp_path), str(ROUNDS), "3" if number % 2 else "1"],
             alias,
             DJANGO_CRON_TEST_EFFECTS=effects,
             **lock_env,
         )
-        for _ in range(PROCESSES)
+        for number in range(PROCESSES)
     ]
     for number in range(ROUNDS):
         wait_for(

@@ -39,6 +39,13 @@ def _add_common_options(parser):
         parser.add_argument(*flags, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 class Command(BaseCommand):
     help = "List, run and watch the scheduled jobs of django_cron."
 
@@ -53,6 +60,13 @@ class Command(BaseCommand):
         )
         worker = sub.add_parser("worker", help="Run due jobs until SIGTERM or SIGINT.")
         worker.add_argument("names", nargs="*", metavar="NAME", help="Only these jobs.")
+        worker.add_argument(
+            "--threads",
+            type=_positive,
+            default=1,
+            metavar="N",
+            help="Run up to N due jobs at a time, each in a thread of its own (default 1).",
+        )
         nxt = sub.add_parser("next", help="Print the next run times of a job.")
         nxt.add_argument("name", metavar="NAME")
         nxt.add_argument("--after", help="ISO 8601 date and time (default: now).")
@@ -149,7 +163,7 @@ class Command(BaseCommand):
             for job in jobs:
                 self.stdout.write(f"{job.name}: {job.health}")
 
-    def handle_worker(self, names, verbosity, **options):
+    def handle_worker(self, names, threads, verbosity, **options):
         self._known(names)
         try:
             pending = pending_migrations()
@@ -169,8 +183,11 @@ class Command(BaseCommand):
             self._say(f"Sleeping {wait:.1f}s.", verbosity, 2)
 
         count = len(names) if names else len(cronScheduler)
-        self._say(f"cron worker: {count} jobs, one line per run. Stop with Ctrl-C.", verbosity)
-        worker = Worker(names or None, on_run=on_run, on_pass=on_pass)
+        at_a_time = f", {threads} at a time" if threads > 1 else ""
+        self._say(
+            f"cron worker: {count} jobs{at_a_time}, one line per run. Stop with Ctrl-C.", verbosity
+        )
+        worker = Worker(names or None, on_run=on_run, on_pass=on_pass, threads=threads)
         worker.install_signal_handlers()
         worker.run_forever()
 
