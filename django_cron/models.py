@@ -33,14 +33,17 @@ class JobState(models.Model):
     # Whether ADMINS were told about the current run of failures.
     alerted = models.BooleanField(_("alert sent"), default=False)
     # An alert not sent yet ("failing" or "recovered"): each pass tries it until it goes out.
-    # Indexed: each pass looks for them (alert_pending > ''), among thousands of jobs.
-    alert_pending = models.CharField(_("alert pending"), max_length=16, blank=True, db_index=True)
+    alert_pending = models.CharField(_("alert pending"), max_length=16, blank=True)
     # A failed slot waiting for its retry: which slot, and which attempt comes next.
     retry_slot = models.DateTimeField(_("retrying slot"), null=True, blank=True)
     retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # Each pass looks for pending alerts (alert_pending > ''), among thousands of jobs.
+            models.Index(fields=["alert_pending"], name="django_cron_alert_idx"),
+        ]
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from django.core.signals import setting_changed
 from django.db import connections
+from django.db.models import Exists
 from django.utils import timezone
 
 from . import alerts, conf, execution, runs, states, tasks
@@ -162,7 +163,8 @@ def run_due(
     result.skipped = [s for s in _broken_jobs.list() if names is None or s[0] in names]
     # Due or not is the database's call, so servers with skewed clocks agree.
     clock = PassClock(rows[0].db_now if rows else now)
-    runs.sweep()
+    if force:
+        runs.sweep()
     todo, passed_over = [], []
     for state in rows:
         if state.alert_pending:
@@ -182,9 +184,25 @@ def run_due(
     if result.runs:
         prune_history()
     if not force:
-        result.next_due = states.next_due(names, passed_over)
+        result.next_due = _sweep_and_look_ahead(names, passed_over)
     tidy_connections()
     return result
+
+
+def _sweep_and_look_ahead(names, passed_over):
+    """
+    Record the runs whose lease expired as lost, and return the next due time.
+    Whether any lease expired comes with the next due time, in one statement:
+    an idle pass takes two, and the sweep's own queries only when it has work.
+    """
+    lost = Exists(runs.expired())
+    following, found = states.next_due(names, passed_over, lost=lost)
+    if found is None:  # no job has a next run to carry the question
+        found = {"lost": runs.expired().exists()}
+    if found["lost"] and runs.sweep():
+        # A retry may have brought a job forward.
+        following = states.next_due(names, passed_over)[0]
+    return following
 
 
 def _run_all(todo, result, force, clock, should_stop, on_run, threads) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.signals import setting_changed
+from django.db import connections
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_migrate
 
 from . import conf
@@ -168,20 +170,64 @@ def sync_states(definitions, now: datetime) -> dict:
     return states
 
 
+class Compiled:
+    """
+    A query compiled once per database and then sent as the same SQL.
+
+    A pass's queries cost Django's compiler more than the database: on
+    PostgreSQL about 0.3 ms to build one against 0.1 ms to run it. Their SQL
+    holds no value that changes (the database's clock is NOW() in it), so it
+    is built once; Django's converters still read the rows, as for any query.
+    """
+
+    def __init__(self):
+        self._compiled = {}
+
+    def rows(self, key, alias: str, build) -> list:
+        """Return the rows of the query ``build()`` makes, compiled once per ``key`` and alias."""
+        compiled = self._compiled.get((key, alias))
+        if compiled is None:
+            compiler = build().query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
+            compiled = self._compiled[key, alias] = (compiler, sql, params)
+        compiler, sql, params = compiled
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(compiler.results_iter(results=[cursor.fetchall()]))
+
+    def forget(self, **kwargs) -> None:
+        self._compiled.clear()
+
+
+compiled = Compiled()
+setting_changed.connect(compiled.forget)
+
+FIELDS = [field.attname for field in JobState._meta.concrete_fields]
+
+
 def due(names=None) -> list:
     """
     Return the state rows that need the runner now, by the database's clock:
     enabled and due, or with an alert waiting to go out. Each carries ``db_now``.
     """
-    # No ORDER BY: a compound statement refuses one in its parts.
-    stamped = _states().annotate(db_now=DbNow()).order_by()
-    if names is not None:
-        stamped = stamped.filter(name__in=names)
-    # Two index range scans in one statement; an OR of the two would read every row.
-    due = stamped.filter(enabled=True, next_run_at__lte=DbNow())
-    waiting = stamped.filter(alert_pending__gt="")
-    rows = {state.pk: state for state in due.union(waiting, all=True)}
-    return in_order(rows.values())
+    alias = conf.database()
+
+    def build():
+        rows = _states().annotate(db_now=DbNow())
+        if names is not None:
+            rows = rows.filter(name__in=names)
+        # Both sides are index range scans (next_run_at, alert_pending), which
+        # the databases combine; alert_pending != '' would read every row.
+        needed = Q(enabled=True, next_run_at__lte=DbNow()) | Q(alert_pending__gt="")
+        return rows.filter(needed).order_by().values_list(*FIELDS, "db_now")
+
+    found = compiled.rows("due", alias, build) if names is None else build()
+    states = []
+    for *values, db_now in found:
+        state = JobState.from_db(alias, FIELDS, values)
+        state.db_now = db_now
+        states.append(state)
+    return in_order(states)
 
 
 def in_order(rows) -> list:
@@ -192,18 +238,31 @@ def in_order(rows) -> list:
     )
 
 
-def next_due(names=None, passed_over=()) -> datetime | None:
+def next_due(names=None, passed_over=(), **also) -> tuple:
     """
-    Return the earliest next run of the enabled jobs, leaving out the rows
-    ``passed_over``: due, but not for this process to run (a job no longer
-    registered, one broken or paused in code), which would otherwise hold the
-    next due time in the past.
+    Return the earliest next run of the enabled jobs, and a dict of the
+    expressions ``also``, read in the same statement; (None, None) if no job
+    has a next run. The rows ``passed_over`` are left out: due, but not for
+    this process to run (a job no longer registered, one broken or paused in
+    code), they would otherwise hold the next due time in the past.
     """
-    rows = _states().filter(enabled=True, next_run_at__isnull=False)
-    if names is not None:
-        rows = rows.filter(name__in=names)
-    if passed_over:
-        rows = rows.exclude(pk__in=passed_over)
-    # ORDER BY ... LIMIT 1 walks the index on every backend; MIN() with a WHERE
-    # clause does not on SQLite.
-    return rows.order_by("next_run_at").values_list("next_run_at", flat=True).first()
+
+    def build():
+        rows = _states().filter(enabled=True, next_run_at__isnull=False)
+        if names is not None:
+            rows = rows.filter(name__in=names)
+        if passed_over:
+            rows = rows.exclude(pk__in=passed_over)
+        # ORDER BY ... LIMIT 1 walks the index on every backend; MIN() with a
+        # WHERE clause does not on SQLite.
+        rows = rows.annotate(**also).order_by("next_run_at")
+        return rows.values_list("next_run_at", *also)[:1]
+
+    if names is None and not passed_over:
+        found = compiled.rows(("next_due", *also), conf.database(), build)
+    else:
+        found = list(build())
+    if not found:
+        return None, None
+    following, *values = found[0]
+    return following, dict(zip(also, values, strict=True))

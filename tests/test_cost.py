@@ -58,12 +58,12 @@ def register_many(registry, n, body=lambda: None, every=3600):
 
 
 @pytest.mark.parametrize("jobs", [10, 300])
-def test_an_idle_pass_takes_three_statements_however_many_jobs(alias, registry, jobs):
+def test_an_idle_pass_takes_two_statements_however_many_jobs(alias, registry, jobs):
     register_many(registry, jobs)
     run_due()  # the first sight makes the rows
     sent = statements(alias, run_due)
-    # What is due, what the sweep may find, and when the next job is due.
-    assert len(sent) == 3, sent
+    # What is due; when the next job is due, and whether a run's lease expired.
+    assert len(sent) == 2, sent
 
 
 def test_an_idle_pass_reads_no_row_that_is_not_due(alias, registry):
@@ -84,6 +84,19 @@ def test_an_idle_pass_reads_no_row_that_is_not_due(alias, registry):
     # The due row only: the other 49 stay in the database, and so does the
     # next due time's row (one value, no row).
     assert read == ["job7"]
+
+
+def test_a_lost_run_is_swept_by_an_idle_pass(alias, registry):
+    register_many(registry, 3)
+    run_due()
+    state = rows(alias).get(name="job1")
+    expired = timezone.now() - timedelta(seconds=1)
+    dead = JobRun.objects.using(alias).create(
+        job=state, scheduled_for=expired, started_at=expired, status="running", lease_until=expired
+    )
+    assert run_due().runs == []
+    dead.refresh_from_db(using=alias)
+    assert dead.status == "lost" and rows(alias).get(name="job1").last_status == "lost"
 
 
 def test_a_trivial_run_adds_four_statements_to_the_pass(alias, registry):

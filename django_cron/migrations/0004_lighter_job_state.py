@@ -14,11 +14,8 @@ class Migration(migrations.Migration):
             model_name="jobstate",
             name="current_run",
         ),
-        migrations.AlterField(
+        migrations.AddIndex(
             model_name="jobstate",
-            name="alert_pending",
-            field=models.CharField(
-                blank=True, db_index=True, max_length=16, verbose_name="alert pending"
-            ),
+            index=models.Index(fields=["alert_pending"], name="django_cron_alert_idx"),
         ),
     ]
