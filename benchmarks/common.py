@@ -4,6 +4,7 @@ import os
 import platform
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +57,36 @@ def median(values) -> float:
 def goal(target: float, higher_is_better: bool = True) -> str:
     """The goal to read a ratio against; printed next to it, never checked."""
     return f"(goal {'>=' if higher_is_better else '<='} {target:g})"
+
+
+# Transaction control: counted by CaptureQueriesContext since Django 4.2, but
+# no work of its own; the query counts compare the statements that do work.
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ")
+
+
+def statements(captured) -> int:
+    """How many of the captured queries are statements that do work."""
+    return sum(1 for q in captured if not q["sql"].lstrip().upper().startswith(CONTROL))
+
+
+def timed(fn, times: int, prepare=None, alias="default") -> tuple:
+    """
+    Call ``fn`` ``times`` times, each after ``prepare()`` if given (not timed),
+    then once more counting its statements; return (fastest call in ms,
+    statements). Timed calls record no queries, which would slow them.
+    """
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    best = float("inf")
+    for _ in range(times):
+        if prepare:
+            prepare()
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    if prepare:
+        prepare()
+    with CaptureQueriesContext(connections[alias]) as ctx:
+        fn()
+    return best * 1e3, statements(ctx.captured_queries)

@@ -10,6 +10,10 @@ BENCH_SLEEP_EVERY    if set, also register "bench.sleep" at this interval (secon
 BENCH_SLEEP_SECONDS  how long bench.sleep sleeps (default 2)
 BENCH_POLL           DJANGO_CRON["POLLING_FREQUENCY"] (default: the app's, 60 s)
 BENCH_DB             the SQLite file (default: one in the temporary directory)
+BENCH_DATABASE       "postgresql" for PostgreSQL on 127.0.0.1 instead (default: SQLite)
+BENCH_PG_NAME        the PostgreSQL database (default django_cron_bench)
+BENCH_CONN_MAX_AGE   its CONN_MAX_AGE in seconds (default 600)
+BENCH_PEERS          if "1", also install django-celery-beat and django-apscheduler
 """
 
 import os
@@ -24,6 +28,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "benchmarks.urls"
 
 INSTALLED_APPS = ["django_cron", "benchmarks"]
+if os.environ.get("BENCH_PEERS") == "1":
+    # The peers compared in peers.py; neither needs another app (timezone_field,
+    # which django-celery-beat uses, is a plain field library, not an app).
+    INSTALLED_APPS += ["django_celery_beat", "django_apscheduler"]
 
 MIDDLEWARE = {
     "bare": [],
@@ -39,6 +47,18 @@ DATABASES = {
         "OPTIONS": {"timeout": 30},
     }
 }
+if os.environ.get("BENCH_DATABASE") == "postgresql":
+    # The peers run on a database server in production; in-process SQLite
+    # would hide what each of their queries costs.
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "127.0.0.1",
+        "USER": "postgres",
+        "NAME": os.environ.get("BENCH_PG_NAME", "django_cron_bench"),
+        # Persistent connections, as in production: a connect per request
+        # would cost more than anything measured.
+        "CONN_MAX_AGE": int(os.environ.get("BENCH_CONN_MAX_AGE", "600")),
+    }
 
 PING_KEY = "bench-ping-key"
 DJANGO_CRON = {"PING_KEY": PING_KEY}
