@@ -147,8 +147,8 @@ def run_due(
     runs that many jobs at a time, each in a thread of its own.
 
     Without ``force``, a pass reads only what is due, so that its cost
-    follows the due jobs rather than the registered ones: at most three
-    queries when nothing is due.
+    follows the due jobs rather than the registered ones: two statements
+    when nothing is due.
     """
     tidy_connections()
     result = Pass()
