@@ -111,8 +111,12 @@ class Heartbeats:
                         entry.due = time.monotonic() + entry.every
                         self._changed.notify_all()
             # Beats are seconds apart at the least: a connection held between
-            # them would outlive CONN_MAX_AGE, and the test databases.
-            connections.close_all()
+            # them would outlive CONN_MAX_AGE, and the test databases. A close
+            # that fails must not end the thread every job's lease depends on.
+            try:
+                connections.close_all()
+            except Exception:
+                logger.exception("The heartbeat could not close its connections")
 
 
 heartbeats = Heartbeats()

@@ -78,6 +78,11 @@ class Registry:
         self._jobs.pop(name, None)
         self.changed()
 
+    def mark_broken(self, definition: JobDefinition, reason: str) -> None:
+        """Mark a job that turned out unable to run, and note the change."""
+        definition.mark_broken(reason)
+        self.changed()
+
     def changed(self) -> None:
         """Note that the jobs changed: a job was added or removed, or found broken."""
         self.generation += 1

@@ -222,8 +222,7 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads) -> None:
             try:
                 run = run_one(definition, state, force=force, clock=clock)
             except runs.CannotPlan as exc:
-                definition.mark_broken(str(exc))
-                cronScheduler.changed()
+                cronScheduler.mark_broken(definition, str(exc))
                 _broken(definition)
                 result.skipped.append((definition.name, f"broken: {exc}"))
                 continue
@@ -353,7 +352,7 @@ def prune_history() -> int:
         return 0
     _pruned[alias] = time.monotonic()
     cutoff = timezone.now() - timedelta(days=days)
-    old = JobRun.objects.using(conf.database())
+    old = JobRun.objects.using(alias)
     batch = list(
         old.filter(started_at__lt=cutoff)
         .exclude(status=JobRun.Status.RUNNING)

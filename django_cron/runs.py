@@ -312,9 +312,9 @@ def _summarise(run, status, duration, error, message="") -> bool:
         # Most successes follow successes: failures in a row go back to 0 and no
         # alert is due, as long as none was sent (the pass read so, the UPDATE
         # checks). Otherwise the longer form decides the recovery alert.
-        if not getattr(run.job, "alerted", True) and _states().filter(
-            alerted=False, **holder
-        ).update(**held, **summary, consecutive_failures=0):
+        if not run.job.alerted and _states().filter(alerted=False, **holder).update(
+            **held, **summary, consecutive_failures=0
+        ):
             return True
         summary.update(alerts.success())
     if _states().filter(**holder).update(**held, **summary):
@@ -340,7 +340,7 @@ def _follow_up(definition, run, clock, counted=False) -> None:
     # which ends the pass like any outage, with the run already recorded.
     if not counted:
         alerts.count(definition, run.job_id, run.status)
-    elif getattr(run.job, "alerted", False):
+    elif run.job.alerted:
         # The job had failed enough to alert: this success decided the recovery mail.
         alerts.send(definition.name, run.job_id)
     if run.status != JobRun.Status.OK:

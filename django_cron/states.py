@@ -85,8 +85,8 @@ def first_slot(definition, now: datetime):
     try:
         return definition.schedule.first_after(now)
     except Exception as exc:
-        definition.mark_broken(f"its schedule cannot say when it runs first ({exc!r})")
-        cronScheduler.changed()
+        reason = f"its schedule cannot say when it runs first ({exc!r})"
+        cronScheduler.mark_broken(definition, reason)
         return None
 
 
