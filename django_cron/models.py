@@ -29,6 +29,7 @@ class JobState(models.Model):
     last_duration = models.FloatField(_("last duration (s)"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_message = models.TextField(_("last return value"), blank=True)
+    last_queue_wait = models.DurationField(_("last queue wait"), null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
     # Whether ADMINS were told about the current run of failures.
     alerted = models.BooleanField(_("alert sent"), default=False)
@@ -65,11 +66,14 @@ class JobRun(models.Model):
     job = models.ForeignKey(JobState, on_delete=models.CASCADE, related_name="runs")
     scheduled_for = models.DateTimeField(_("scheduled for"))
     started_at = models.DateTimeField(_("started"))
+    # A run handed to a task worker: when it was queued, and how long it waited for a worker.
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    queue_wait = models.DurationField(_("queue wait"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     duration = models.FloatField(_("duration (s)"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     owner = models.CharField(_("owner"), max_length=100, blank=True)
-    # While running: when the run counts as dead unless its heartbeat extends this.
+    # While queued or running: when the run counts as lost unless a heartbeat extends this.
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     forced = models.BooleanField(_("forced"), default=False)
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)

@@ -16,6 +16,7 @@ and the trigger tries again later.
 import logging
 import threading
 import time
+import traceback
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -283,8 +284,7 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
             return None
         if run.status == JobRun.Status.QUEUED:
             # The task worker runs it and records the outcome; the slot is taken.
-            tasks.enqueue(definition, run)
-            run.refresh_from_db()
+            _enqueue(definition, run, clock)
             return run
         outcome = _call(definition, run, lock)
         runs.finish(definition, run, outcome, clock)
@@ -294,6 +294,22 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
         # The process was told to stop while the job ran: recorded, now stop.
         raise outcome.stop
     return run
+
+
+def _enqueue(definition, run, clock) -> None:
+    """Hand a queued run to its task backend; if that fails, the run failed, with why."""
+    try:
+        tasks.enqueue(definition, run)
+    except Exception as exc:
+        logger.exception("Queueing %s failed", definition.name)
+        outcome = execution.Outcome(
+            status=JobRun.Status.FAILED,
+            error=execution.cap(f"Queueing the task failed: {exc!r}", execution.ERROR_LIMIT),
+            traceback=execution.cap(traceback.format_exc(), execution.TRACEBACK_LIMIT),
+        )
+        runs.finish(definition, run, outcome, clock, was=JobRun.Status.QUEUED)
+        return
+    run.refresh_from_db()
 
 
 def run_queued(name: str, run_id: int) -> str:
@@ -355,7 +371,7 @@ def prune_history() -> int:
     old = JobRun.objects.using(alias)
     batch = list(
         old.filter(started_at__lt=cutoff)
-        .exclude(status=JobRun.Status.RUNNING)
+        .exclude(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
         .order_by("started_at")
         .values_list("pk", flat=True)[: conf.get("PRUNE_BATCH_SIZE")]
     )

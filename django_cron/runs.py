@@ -5,24 +5,32 @@ The life of a run, in one place.
 
                 claim                      finish: status=running AND owner=me
     due ──────────────────► running ───────────────────► ok | failed | timeout
-     │                        │
-     │ claim, enqueued        └────────────────────────► lost
-     └──► queued ──take──► running ...     sweep: status=running AND owner AND lease expired
+     │                        ▲  │
+     │ claim, enqueued   take │  └───────────────────────► lost
+     └──► queued ─────────────┘               sweep: status AND owner AND lease expired
+            │
+            ├── its enqueue() fails ──────────────► failed
+            └── no worker takes it in time ───────► lost (the sweep)
 
 Every arrow is one UPDATE conditional on what its writer saw, which either
 wins or changes nothing; no other module writes a run's status. So:
 
 * a slot runs once: the claim moves the job's ``next_run_at`` on from the value
   the claimer read, only while no live lease is held, by the database's clock;
+  a task worker runs a queued run only if its ``take`` moves it to running, so
+  a redelivered or duplicate task runs nothing;
 * a run ends in exactly one final state: the finish and the sweep both require
-  ``status=running`` and the run's owner, so whichever comes second changes
-  nothing. A finish that comes after the sweep (the process was alive after
-  all, only too slow to beat) keeps ``lost`` and adds what really happened to
-  the run: its output, duration and outcome, "finished late". It leaves the
-  job's state alone, which has moved on;
-* nothing stays stuck: each running run holds a lease (``lease_until`` on the
-  run, and on the job's state while one run at a time is allowed), extended by
-  the heartbeat while its process lives, and swept as lost once it expires.
+  the status and owner they saw, so whichever comes second changes nothing. A
+  finish that comes after the sweep (the process was alive after all, only
+  too slow to beat) keeps ``lost`` and adds what really happened to the run:
+  its output, duration and outcome, "finished late". It leaves the job's state
+  alone, which has moved on;
+* nothing stays stuck: each queued or running run holds a lease
+  (``lease_until`` on the run, and on the job's state while one run at a time
+  is allowed), extended by the heartbeat while its process lives, and swept as
+  lost once it expires. A queued run's lease runs from its claim: a run that no
+  worker takes within the job's lease is lost, and a worker that gets its task
+  later runs nothing.
 
 The job's lock (lock backend, ``max_running`` slots) only keeps runs from
 overlapping; exactness never depends on it.
@@ -34,7 +42,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
-from django.db.models import Q
+from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from . import alerts, conf
@@ -47,6 +55,7 @@ from .registry import cronScheduler
 logger = logging.getLogger("django_cron")
 
 LOST_ERROR = "The process running this job stopped before it finished: its lease expired."
+NOT_TAKEN_ERROR = "No task worker took this run before its lease expired."
 
 
 class CannotPlan(Exception):
@@ -63,10 +72,15 @@ def _runs():
 
 def one_at_a_time(definition) -> bool:
     """
-    Tell whether the job's state row holds its lease: one run at a time, run
-    where it is claimed. Then that lease alone keeps runs from overlapping.
+    Tell whether the job's state row holds its lease: one run at a time. Then
+    that lease alone keeps runs from overlapping; a queued run's lease goes to
+    the task worker that takes it.
     """
-    return definition.max_running == 1 and not definition.enqueue
+    return definition.max_running == 1
+
+
+class _Overlap(Exception):
+    """The queued job has max_running runs queued or running: roll the claim back."""
 
 
 class JobLock:
@@ -75,12 +89,13 @@ class JobLock:
     before the claim until the run has ended (lock-at-most-for its lease, and
     at least MIN_LEASE when it ran). A job that runs one at a time needs none:
     its state row's lease does the same in the claim's own UPDATE, so the lock
-    backend is left out and a run costs no lock queries.
+    backend is left out and a run costs no lock queries. Nor does a queued job:
+    its runs outlive the pass that claims them, so the claim counts them.
     """
 
     def __init__(self, definition):
         self.definition = definition
-        self.needed = not one_at_a_time(definition)
+        self.needed = not one_at_a_time(definition) and not definition.enqueue
         self.lock = get_lock() if self.needed else None
         self.key = self.token = None
         self._taken_at = None
@@ -145,8 +160,8 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
     """
     queued = bool(definition.enqueue)
     # One run at a time: the state row's lease keeps others out. A job allowed
-    # several counts them with its lock slots, and each run has its own lease;
-    # so does a queued run, once a worker takes it.
+    # several counts them: with its lock slots, or for a queued job, its runs
+    # still queued or running. Each run has its own lease too.
     single = one_at_a_time(definition)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
     lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
@@ -161,56 +176,107 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
                 (slot, following), attempt = plan(definition, state.next_run_at, clock.now()), 1
         except Exception as exc:
             raise CannotPlan(f"its schedule cannot say when it runs next ({exc!r})") from exc
-    # The claim and its run's row commit together: one commit (a disk flush on
-    # PostgreSQL) instead of two, and never a claimed slot without its run.
-    with transaction.atomic(using=conf.database()):
-        if force:
-            claimed = not single or _states().filter(free, pk=state.pk).update(**lease)
-        else:
-            claimed = (
-                _states()
-                .filter(
-                    free,
-                    pk=state.pk,
-                    enabled=True,
-                    next_run_at=state.next_run_at,
-                    next_run_at__lte=DbNow(),
+    try:
+        # The claim and its run's row commit together: one commit (a disk flush
+        # on PostgreSQL) instead of two, and never a claimed slot without its run.
+        with transaction.atomic(using=conf.database()):
+            if force:
+                # Written even with nothing to write: the row's lock orders the count below.
+                claimed = _states().filter(free, pk=state.pk).update(**(lease or _TOUCH))
+            else:
+                claimed = (
+                    _states()
+                    .filter(
+                        free,
+                        pk=state.pk,
+                        enabled=True,
+                        next_run_at=state.next_run_at,
+                        next_run_at__lte=DbNow(),
+                    )
+                    .update(
+                        next_run_at=following,
+                        retry_slot=None,
+                        retry_attempt=0,
+                        **(lease if slot is not None else {}),
+                    )
                 )
-                .update(
-                    next_run_at=following,
-                    retry_slot=None,
-                    retry_attempt=0,
-                    **(lease if slot is not None else {}),
-                )
+                if claimed and slot is None:
+                    logger.info("Job %s skipped missed slots up to %s", definition.name, following)
+            if not claimed or slot is None:
+                return None
+            if queued and not single and _in_flight(state) >= definition.max_running:
+                raise _Overlap
+            return _runs().create(
+                job=state,
+                scheduled_for=slot,
+                started_at=clock.now(),
+                queued_at=clock.now() if queued else None,
+                status=JobRun.Status.QUEUED if queued else JobRun.Status.RUNNING,
+                owner=owner,
+                forced=force,
+                attempt=attempt,
+                # A queued run's lease runs while it waits: a worker must take it in time.
+                lease_until=db_now_plus(definition.lease),
             )
-            if claimed and slot is None:
-                logger.info("Job %s skipped missed slots up to %s", definition.name, following)
-        if not claimed or slot is None:
-            return None
-        return _runs().create(
-            job=state,
-            scheduled_for=slot,
-            started_at=clock.now(),
-            status=JobRun.Status.QUEUED if queued else JobRun.Status.RUNNING,
-            owner=owner,
-            forced=force,
-            attempt=attempt,
-            # A queued run waits for a worker, which takes it with a lease of its own.
-            lease_until=None if queued else db_now_plus(definition.lease),
+    except _Overlap:
+        return None
+
+
+_TOUCH = {"enabled": F("enabled")}
+
+
+def _in_flight(state) -> int:
+    """
+    Count the job's runs queued or running on a live lease. Called after the
+    claim's UPDATE, which holds the job's row until the commit: claimers count
+    one after another, each seeing the runs of those before it.
+    """
+    return (
+        _runs()
+        .filter(
+            job=state.pk,
+            status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING],
+            lease_until__gte=DbNow(),
         )
+        .count()
+    )
 
 
 def take(definition, run_id: int) -> JobRun | None:
-    """Move a queued run to running for this worker; None if it is not queued (any more)."""
-    owner = new_token()
-    taken = (
-        _runs()
-        .filter(pk=run_id, status=JobRun.Status.QUEUED)
-        .update(
-            status=JobRun.Status.RUNNING, owner=owner, lease_until=db_now_plus(definition.lease)
+    """
+    Move a queued run to running for this task worker, with a lease of its own
+    (and the job's lease, which the claim took for it); return the run, or None
+    if it is not queued any more: taken already, failed to queue, or lost.
+    """
+    seen = _runs().filter(pk=run_id, status=JobRun.Status.QUEUED).values("owner").first()
+    if seen is None:
+        return None
+    owner, until = new_token(), db_now_plus(definition.lease)
+    with transaction.atomic(using=conf.database()):
+        taken = (
+            _runs()
+            .filter(
+                pk=run_id,
+                status=JobRun.Status.QUEUED,
+                owner=seen["owner"],
+                # Past its lease, the run is the sweep's: lost, not late.
+                lease_until__gte=DbNow(),
+            )
+            .update(
+                status=JobRun.Status.RUNNING,
+                owner=owner,
+                lease_until=until,
+                started_at=DbNow(),
+                queue_wait=ExpressionWrapper(DbNow() - F("queued_at"), DurationField()),
+            )
         )
-    )
-    return _runs().select_related("job").get(pk=run_id) if taken else None
+        if not taken:
+            return None
+        run = _runs().select_related("job").get(pk=run_id)
+        _states().filter(pk=run.job_id, lease_owner=seen["owner"]).update(
+            lease_owner=owner, lease_until=until
+        )
+    return run
 
 
 def extend(definition, run: JobRun) -> bool:
@@ -228,11 +294,12 @@ def extend(definition, run: JobRun) -> bool:
 # running → ok | failed | timeout ------------------------------------------------
 
 
-def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
+def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status.RUNNING) -> JobRun:
     """
     Record the outcome of ``run`` and hand the job's lease back, then count
     failures for alerts and schedule a retry. A run already swept as lost
-    keeps that status and gets what really happened added to it.
+    keeps that status and gets what really happened added to it. A queued run
+    whose enqueue() failed ends here too, ``was`` queued.
     """
     outcome.apply_to(run)
     try:
@@ -240,7 +307,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock) -> JobRun:
         # keeps its outcome, and the sweep leaves it alone.
         won = (
             _runs()
-            .filter(pk=run.pk, status=JobRun.Status.RUNNING, owner=run.owner)
+            .filter(pk=run.pk, status=was, owner=run.owner)
             .update(
                 status=run.status,
                 finished_at=run.finished_at,
@@ -300,6 +367,7 @@ def _summarise(run, status, duration, error, message="") -> bool:
         "last_duration": duration,
         "last_error": error,
         "last_message": message,
+        "last_queue_wait": run.queue_wait,
     }
     # A run that ended keeps a one-at-a-time job's lease until MIN_LEASE has
     # passed since its claim (lock-at-least-for); a lost one hands it back.
@@ -363,32 +431,31 @@ def _schedule_retry(definition, run, clock) -> None:
 
 
 def expired():
-    """Return the running runs whose lease expired, by the database's clock."""
-    return _runs().filter(status=JobRun.Status.RUNNING, lease_until__lt=DbNow())
+    """Return the queued and running runs whose lease expired, by the database's clock."""
+    return _runs().filter(
+        status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING], lease_until__lt=DbNow()
+    )
 
 
 def sweep(now: datetime | None = None) -> int:
-    """Record as lost every running run whose lease expired; return how many."""
+    """Record as lost every queued or running run whose lease expired; return how many."""
     now = now or timezone.now()
     lost = 0
     for run in expired().select_related("job"):
+        error = NOT_TAKEN_ERROR if run.status == JobRun.Status.QUEUED else LOST_ERROR
         # Conditional on all the sweep saw: a heartbeat that extended the lease
-        # meanwhile, or another sweeper that got there first, wins.
+        # meanwhile, a worker that took the run, or another sweeper that got
+        # there first, wins.
         swept = (
             _runs()
-            .filter(
-                pk=run.pk,
-                status=JobRun.Status.RUNNING,
-                owner=run.owner,
-                lease_until__lt=DbNow(),
-            )
-            .update(status=JobRun.Status.LOST, finished_at=now, error=LOST_ERROR, lease_until=None)
+            .filter(pk=run.pk, status=run.status, owner=run.owner, lease_until__lt=DbNow())
+            .update(status=JobRun.Status.LOST, finished_at=now, error=error, lease_until=None)
         )
         if not swept:
             continue
-        run.status, run.finished_at, run.error = JobRun.Status.LOST, now, LOST_ERROR
-        _summarise(run, JobRun.Status.LOST, None, LOST_ERROR)
-        logger.warning("Job %s was lost: %s", run.job.name, LOST_ERROR)
+        run.status, run.finished_at, run.error = JobRun.Status.LOST, now, error
+        _summarise(run, JobRun.Status.LOST, None, error)
+        logger.warning("Job %s was lost: %s", run.job.name, error)
         definition = cronScheduler.get(run.job.name) if run.job.name in cronScheduler else None
         _follow_up(definition, run, PassClock(now))
         lost += 1

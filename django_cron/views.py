@@ -97,6 +97,7 @@ def _unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:
 
 def _details(job) -> dict:
     state = job.state
+    wait = state.last_queue_wait if state else None
     return {
         "name": job.name,
         "health": job.health,
@@ -109,6 +110,8 @@ def _details(job) -> dict:
         "last_error": state.last_error if state else "",
         # What the last run returned, as text.
         "last_return": state.last_message if state else "",
+        # Seconds the last run waited for a task worker; null unless it was queued.
+        "last_queue_wait": wait.total_seconds() if wait is not None else None,
         # Why a broken job cannot run at all.
         "problem": job.definition.problem,
     }

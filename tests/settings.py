@@ -182,6 +182,7 @@ except ImportError:
 TASKS = {
     "default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"},
     "dummy": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"},
+    "broker-down": {"BACKEND": "tests.task_backends.BrokerDownBackend"},
 }
 
 # Jobs the way Tivix django-cron and django-crontab took them.

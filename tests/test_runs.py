@@ -84,7 +84,7 @@ def test_the_jobs_lease_keeps_a_second_run_out_even_if_the_lock_store_forgets(al
 
 
 @pytest.mark.parametrize("enqueue", [None, "dummy"], ids=["inline", "queued"])
-def test_a_due_slot_holds_the_jobs_lease_while_it_runs_inline_and_none_when_queued(
+def test_a_due_slot_holds_the_jobs_lease_while_it_runs_inline_or_waits_in_the_queue(
     alias, registry, enqueue
 ):
     seen = {}
@@ -98,11 +98,13 @@ def test_a_due_slot_holds_the_jobs_lease_while_it_runs_inline_and_none_when_queu
     make_due(alias, "solo")
     (run,) = run_due().runs
     state = states(alias).get(name="solo")
-    assert (state.lease_owner, state.lease_until) == ("", None)
     if enqueue:
-        # The worker that takes the run leases it; until then it has no lease.
-        assert run.status == "queued" and run.lease_until is None and seen == {}
+        # Queued, the run and the job's lease wait for the worker that takes them.
+        assert run.status == "queued" and seen == {}
+        assert state.lease_owner == run.owner and state.lease_until > timezone.now()
+        assert run.lease_until > timezone.now()
     else:
+        assert (state.lease_owner, state.lease_until) == ("", None)
         assert seen["owner"] == run.owner and seen["until"] > timezone.now()
 
 

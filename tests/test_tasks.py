@@ -1,5 +1,7 @@
 """Hand-off to Django's Tasks framework: the slot is claimed here, the job runs as a task."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -8,6 +10,7 @@ from django.utils.module_loading import import_string
 from django_cron.checks import check_jobs
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
+from tests.conftest import wait_for
 from tests.effects import CALLS, record
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +53,9 @@ def test_a_task_not_yet_run_leaves_the_run_queued(registry, dummy_backend):
     # The slot is taken: another pass does not queue it again.
     assert run_due(["later"]).runs == []
     assert JobRun.objects.filter(job__name="later").count() == 1
-    # The job's lease went with the run: the worker takes a lease of its own.
+    # The job's lease waits with the run, for the worker that takes it.
     state = JobState.objects.get(name="later")
-    assert (state.lease_owner, state.lease_until) == ("", None)
+    assert state.lease_owner == run.owner and state.lease_until > timezone.now()
 
 
 def test_a_task_delivered_twice_runs_the_job_once(registry):
@@ -102,3 +105,126 @@ def test_the_worker_takes_its_run_with_a_lease_and_an_owner_of_its_own(registry)
     # Only the run the task was for: the other one still waits for its worker.
     waiting.refresh_from_db()
     assert waiting.status == "queued"
+
+
+def due_now(name):
+    JobState.objects.filter(name=name).update(next_run_at=timezone.now() - timedelta(seconds=1))
+
+
+def scheduled_run(name):
+    """Plan the job, make its next slot due, and run the pass that claims it."""
+    run_due([name])
+    due_now(name)
+    return run_due([name]).runs
+
+
+def expire(run):
+    """Move the run's lease (and its job's) into the past, as time passing would."""
+    past = timezone.now() - timedelta(seconds=1)
+    JobRun.objects.filter(pk=run.pk).update(lease_until=past)
+    JobState.objects.filter(pk=run.job_id, lease_until__isnull=False).update(lease_until=past)
+
+
+def test_a_queued_run_no_worker_took_is_lost_once_its_lease_expires_and_retried(registry):
+    from django_cron.tasks import run_claimed
+
+    registry.register(
+        lambda: record("never"), name="never", every=3600, enqueue="dummy", retries=1, retry_delay=1
+    )
+    (run,) = scheduled_run("never")
+    assert run.status == "queued" and run.lease_until is not None
+    expire(run)
+    run_due(["never"])
+    run.refresh_from_db()
+    assert run.status == "lost" and "lease expired" in run.error
+    state = JobState.objects.get(name="never")
+    assert state.last_status == "lost" and state.retry_slot == run.scheduled_for
+    # A worker that gets the task at last finds the run accounted for and runs nothing.
+    assert run_claimed.call("never", run.pk) == "lost"
+    assert CALLS == []
+
+
+def test_a_run_whose_worker_died_mid_job_is_lost_and_frees_the_job(registry):
+    from django_cron import runs
+
+    registry.register(lambda: None, name="died", every=60, enqueue="dummy")
+    definition = registry.get("died")
+    (run,) = run_due(["died"], force=True).runs
+    taken = runs.take(definition, run.pk)  # the worker starts it, then is SIGKILLed
+    assert taken.status == "running"
+    # The job's lease went to the worker with the run: no other run starts meanwhile.
+    state = JobState.objects.get(name="died")
+    assert state.lease_owner == taken.owner and state.lease_until > timezone.now()
+    assert run_due(["died"], force=True).runs == []
+    expire(taken)
+    run_due(["died"])
+    taken.refresh_from_db()
+    assert taken.status == "lost"
+    (following,) = run_due(["died"], force=True).runs
+    assert following.status == "queued"
+
+
+def test_a_failed_enqueue_is_a_failed_run_with_the_error(registry):
+    from django_cron.tasks import run_claimed
+
+    registry.register(
+        lambda: record("x"), name="down", every=3600, enqueue="broker-down", retries=1, retry_delay=1
+    )
+    (run,) = scheduled_run("down")
+    run.refresh_from_db()
+    assert run.status == "failed" and "refused" in run.error.lower(), run.error
+    assert "Queueing" in run.error and "ConnectionRefusedError" in run.traceback
+    assert run.lease_until is None and run.finished_at is not None
+    state = JobState.objects.get(name="down")
+    assert state.last_status == "failed" and state.lease_owner == ""
+    assert state.retry_slot == run.scheduled_for
+    # Should the task have reached the broker after all, it runs nothing.
+    assert run_claimed.call("down", run.pk) == "failed" and CALLS == []
+
+
+def test_no_slot_is_queued_while_the_previous_run_is_queued_or_running(registry):
+    from django_cron import runs
+    from django_cron.tasks import run_claimed
+
+    registry.register(lambda: None, name="slow", every=60, enqueue="dummy")
+    definition = registry.get("slow")
+    (first,) = scheduled_run("slow")
+    due_now("slow")
+    passed = run_due(["slow"])
+    assert passed.runs == [] and ("slow", "taken by another process") in passed.skipped
+    runs.take(definition, first.pk)
+    assert run_due(["slow"]).runs == [] and run_due(["slow"], force=True).runs == []
+    JobRun.objects.filter(pk=first.pk).update(status="queued")  # hand it back to the task
+    assert run_claimed.call("slow", first.pk) != "queued"
+    assert len(run_due(["slow"]).runs) == 1
+
+
+def test_max_running_lets_that_many_queued_runs_overlap(registry):
+    registry.register(lambda: None, name="wide", every=60, enqueue="dummy", max_running=2)
+    assert len(run_due(["wide"], force=True).runs) == 1
+    assert len(run_due(["wide"], force=True).runs) == 1
+    assert run_due(["wide"], force=True).runs == []
+    due_now("wide")
+    assert run_due(["wide"]).runs == []
+    assert JobRun.objects.filter(job__name="wide").count() == 2
+
+
+def test_the_time_a_run_waited_in_the_queue_is_recorded_and_shown(registry, client):
+    from django_cron.tasks import run_claimed
+
+    registry.register(lambda: None, name="waits", every=60, enqueue="dummy")
+    (run,) = run_due(["waits"], force=True).runs
+    assert run.queued_at is not None and run.queue_wait is None
+    wait_for(lambda: timezone.now() > run.queued_at + timedelta(milliseconds=50))
+    assert run_claimed.call("waits", run.pk) == "ok"
+    run.refresh_from_db()
+    assert run.queue_wait >= timedelta(milliseconds=50) and run.started_at > run.queued_at
+    state = JobState.objects.get(name="waits")
+    assert state.last_queue_wait == run.queue_wait
+    body = client.get("/cron/status/", {"key": django_settings.PING_KEY}).json()
+    (job,) = [job for job in body["jobs"] if job["name"] == "waits"]
+    assert job["last_queue_wait"] >= 0.05
+    # A run that was not queued has no wait.
+    registry.register(lambda: None, name="direct", every=60)
+    (direct,) = run_due(["direct"], force=True).runs
+    assert direct.queued_at is None and direct.queue_wait is None

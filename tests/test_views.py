@@ -236,6 +236,7 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_duration": None,
         "last_error": "",
         "last_return": "",
+        "last_queue_wait": None,
         "problem": None,
     }
     assert job == {
@@ -249,6 +250,7 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_duration": state.last_duration,
         "last_error": "ValueError: disk full",
         "last_return": "",
+        "last_queue_wait": None,
         "problem": None,
     }
     assert mail["last_status"] == "ok" and mail["last_return"] == "{'sent': 42}"
