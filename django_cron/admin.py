@@ -53,6 +53,11 @@ def job_health(state: JobState, now=None) -> str:
     return NOT_REGISTERED if overview is None else overview.health
 
 
+def wait_seconds(wait):
+    """A run's wait for a task worker as the admin shows it; None if it was not queued."""
+    return None if wait is None else seconds(wait.total_seconds())
+
+
 def pre(text: str):
     """Return ``text`` escaped in a <pre> block that wraps long lines; None if empty."""
     if not text:
@@ -180,6 +185,7 @@ class JobStateAdmin(CronModelAdmin):
                     "last_run_time",
                     "last_status",
                     "last_run_duration",
+                    "last_wait",
                     "last_error",
                     "last_message",
                     "consecutive_failures",
@@ -210,6 +216,7 @@ class JobStateAdmin(CronModelAdmin):
             "next_run",
             "last_run_time",
             "last_run_duration",
+            "last_wait",
             "retrying_slot",
             "lease_expires",
             "run_timeline",
@@ -253,6 +260,10 @@ class JobStateAdmin(CronModelAdmin):
     @admin.display(description=_("last duration"))
     def last_run_duration(self, obj):
         return self.shown(seconds(obj.last_duration))
+
+    @admin.display(description=_("last queue wait"))
+    def last_wait(self, obj):
+        return self.shown(wait_seconds(obj.last_queue_wait))
 
     @admin.display(description=_("health"))
     def health_status(self, obj):
@@ -369,6 +380,8 @@ RUN_FIELDS = [
     "attempt",
     "forced",
     "scheduled",
+    "queued",
+    "wait",
     "started",
     "finished",
     "run_duration",
@@ -383,6 +396,7 @@ class JobRunAdmin(CronModelAdmin):
         "job_name",
         "scheduled",
         "started",
+        "wait",
         "run_duration",
         "status",
         "attempt",
@@ -415,8 +429,13 @@ class JobRunAdmin(CronModelAdmin):
         return super().has_delete_permission(request, obj)
 
     scheduled = to_the_second(JobRun, "scheduled_for")
+    queued = to_the_second(JobRun, "queued_at")
     started = to_the_second(JobRun, "started_at")
     finished = to_the_second(JobRun, "finished_at")
+
+    @admin.display(description=_("queue wait"), ordering="queue_wait")
+    def wait(self, obj):
+        return self.shown(wait_seconds(obj.queue_wait))
 
     @admin.display(description=_("job"), ordering="job__name")
     def job_name(self, obj):

@@ -1,9 +1,11 @@
 """Hand-off to Django's Tasks framework: the slot is claimed here, the job runs as a task."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -168,7 +170,12 @@ def test_a_failed_enqueue_is_a_failed_run_with_the_error(registry):
     from django_cron.tasks import run_claimed
 
     registry.register(
-        lambda: record("x"), name="down", every=3600, enqueue="broker-down", retries=1, retry_delay=1
+        lambda: record("x"),
+        name="down",
+        every=3600,
+        enqueue="broker-down",
+        retries=1,
+        retry_delay=1,
     )
     (run,) = scheduled_run("down")
     run.refresh_from_db()
@@ -209,7 +216,7 @@ def test_max_running_lets_that_many_queued_runs_overlap(registry):
     assert JobRun.objects.filter(job__name="wide").count() == 2
 
 
-def test_the_time_a_run_waited_in_the_queue_is_recorded_and_shown(registry, client):
+def test_the_time_a_run_waited_in_the_queue_is_recorded_and_shown(registry, client, admin_client):
     from django_cron.tasks import run_claimed
 
     registry.register(lambda: None, name="waits", every=60, enqueue="dummy")
@@ -224,6 +231,13 @@ def test_the_time_a_run_waited_in_the_queue_is_recorded_and_shown(registry, clie
     body = client.get("/cron/status/", {"key": django_settings.PING_KEY}).json()
     (job,) = [job for job in body["jobs"] if job["name"] == "waits"]
     assert job["last_queue_wait"] >= 0.05
+    listed = StringIO()
+    call_command("cron", "list", stdout=listed)
+    assert "s in the queue" in listed.getvalue()
+    admin_page = admin_client.get(f"/admin/django_cron/jobrun/{run.pk}/change/")
+    shown = f"{run.queue_wait.total_seconds():.2f} s"
+    assert admin_page.status_code == 200 and "Queue wait" in admin_page.content.decode()
+    assert shown in admin_page.content.decode()
     # A run that was not queued has no wait.
     registry.register(lambda: None, name="direct", every=60)
     (direct,) = run_due(["direct"], force=True).runs

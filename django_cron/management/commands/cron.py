@@ -94,6 +94,8 @@ class Command(BaseCommand):
                 last = f"{_when(state.last_run_at)} {state.last_status}"
                 if state.last_duration is not None:
                     last += f" in {state.last_duration:.3f}s"
+                if state.last_queue_wait is not None:
+                    last += f", after {state.last_queue_wait.total_seconds():.3f}s in the queue"
             lines = [
                 job.name,
                 f"    schedule: {schedule}",
