@@ -3,6 +3,7 @@
     nox -l                                  # list the sessions
     nox -s "tests(python='3.13', django='6.1')" -- -x -q
     nox -t edges                            # the oldest and the newest pair
+    nox -s task_workers                     # real task workers, Celery's included
     nox -s lint
     nox -s mutation                         # mutmut; see README.rst, "Development"
 
@@ -99,6 +100,17 @@ def tests(session, django):
     # "python -m" puts the checkout on sys.path, as README's command does:
     # DJANGO_SETTINGS_MODULE is tests.settings, which the bare pytest script can't import.
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="3.12")
+def task_workers(session):
+    """
+    The hand-off to real task workers (tests/test_task_workers.py) on all three
+    engines, Celery's included: django-tasks-celery needs Python 3.12 and
+    Django 6.0, which the main run does not have. CI runs it.
+    """
+    session.install("-e", ".[test]", "django-tasks-celery[celery]", "Django~=6.0.0")
+    session.run("python", "-m", "pytest", "tests/test_task_workers.py", *session.posargs)
 
 
 @nox.session

@@ -41,11 +41,11 @@ MANY = 10_000
 FEW = 10
 
 
-def setup() -> str:
-    """Create the database afresh, set up Django with the peers and migrate."""
+def setup(peers: bool = True) -> str:
+    """Create the database afresh, set up Django (with the peers) and migrate."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
     os.environ["BENCH_DATABASE"] = "postgresql"
-    os.environ["BENCH_PEERS"] = "1"
+    os.environ["BENCH_PEERS"] = "1" if peers else "0"
     os.environ["BENCH_JOBS"] = "0"  # this script registers its own
     name = os.environ.setdefault("BENCH_PG_NAME", "django_cron_bench")
     import psycopg

@@ -60,6 +60,17 @@ if os.environ.get("BENCH_DATABASE") == "postgresql":
         "CONN_MAX_AGE": int(os.environ.get("BENCH_CONN_MAX_AGE", "600")),
     }
 
+# Django's Tasks (django.tasks from Django 6.0, else the backport): claims.py
+# queues runs on the dummy backend, which keeps them in memory, so that what it
+# measures is the claim and not a broker.
+try:
+    import django.tasks  # noqa: F401
+
+    _TASKS_MODULE = "django.tasks"
+except ImportError:
+    _TASKS_MODULE = "django_tasks"
+TASKS = {"default": {"BACKEND": f"{_TASKS_MODULE}.backends.dummy.DummyBackend"}}
+
 PING_KEY = "bench-ping-key"
 DJANGO_CRON = {"PING_KEY": PING_KEY}
 if os.environ.get("BENCH_POLL"):

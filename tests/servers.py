@@ -23,6 +23,7 @@ def server_command(kind: str, port: int) -> list:
     gunicorn = [sys.executable, "-m", "gunicorn", "tests.wsgi:application", "--bind", bind]
     return {
         "gunicorn-sync": [*gunicorn, "--workers", "3"],
+        "gunicorn-2": [*gunicorn, "--workers", "2"],
         "gunicorn-gthread": [
             *gunicorn,
             "--workers",
@@ -68,7 +69,7 @@ def server(kind, alias, log_path, **env):
         process = subprocess.Popen(
             server_command(kind, port),
             cwd=ROOT,
-            env=subprocess_env(alias, DJANGO_CRON_TEST_SERVER=1, **env),
+            env=subprocess_env(alias, **{"DJANGO_CRON_TEST_SERVER": 1, **env}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

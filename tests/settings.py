@@ -185,6 +185,39 @@ TASKS = {
     "broker-down": {"BACKEND": "tests.task_backends.BrokerDownBackend"},
 }
 
+# The database task backend's tables, where it is installed (the test extra has it).
+try:
+    import django_tasks_db  # noqa: F401
+
+    INSTALLED_APPS.append("django_tasks_db")
+except ImportError:
+    pass
+
+# Task workers on a real engine (tests/test_task_workers.py): the web servers and
+# the workers it starts share PostgreSQL, as the default database too (where the
+# database backend keeps its queue), and a Redis database of their own.
+TASK_ENGINE = os.environ.get("DJANGO_CRON_TEST_TASKS", "")
+TASKS_REDIS_URL = f"redis://{redis_host}:{redis_port}/{12 if SUFFIX else 13}"
+if TASK_ENGINE:
+    DATABASES["default"] = DATABASES["postgresql"]
+    INSTALLED_APPS.append("tests.taskapp")
+    MIDDLEWARE = ["django_cron.middleware.CronMiddleware", *MIDDLEWARE]
+    TASKS["default"] = {
+        "db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+        "rq": {"BACKEND": "django_tasks_rq.RQBackend"},
+        "celery": {
+            "BACKEND": "django_tasks_celery.CeleryBackend",
+            "OPTIONS": {"CELERY_APP": "tests.celery_app.app"},
+        },
+    }[TASK_ENGINE]
+if TASK_ENGINE == "rq":
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL}}
+CELERY_BROKER_URL = TASKS_REDIS_URL
+# Long jobs: a worker takes one message at a time and acknowledges it once done.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
 # Jobs the way Tivix django-cron and django-crontab took them.
 CRON_CLASSES = [
     "tests.tivix_cron.MyCronJob",
@@ -217,6 +250,8 @@ if os.environ.get("DJANGO_CRON_TEST_AUTODISCOVER") == "0":
 if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     INSTALLED_APPS.append("tests.serverapp")
     MIDDLEWARE = ["django_cron.middleware.CronMiddleware", *MIDDLEWARE]
+    DJANGO_CRON["POLLING_FREQUENCY"] = 1
+if TASK_ENGINE:
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 
 # A site in DEBUG that configured no logging at all, as a new project is.
