@@ -185,14 +185,6 @@ TASKS = {
     "broker-down": {"BACKEND": "tests.task_backends.BrokerDownBackend"},
 }
 
-# The database task backend's tables, where it is installed (the test extra has it).
-try:
-    import django_tasks_db  # noqa: F401
-
-    INSTALLED_APPS.append("django_tasks_db")
-except ImportError:
-    pass
-
 # Task workers on a real engine (tests/test_task_workers.py): the web servers and
 # the workers it starts share PostgreSQL, as the default database too (where the
 # database backend keeps its queue), and a Redis database of their own.
@@ -210,6 +202,9 @@ if TASK_ENGINE:
             "OPTIONS": {"CELERY_APP": "tests.celery_app.app"},
         },
     }[TASK_ENGINE]
+if TASK_ENGINE == "db":
+    # Its tables are made by the test, in the PostgreSQL test database alone.
+    INSTALLED_APPS.append("django_tasks_db")
 if TASK_ENGINE == "rq":
     INSTALLED_APPS.append("django_rq")
     RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL}}
