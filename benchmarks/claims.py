@@ -2,7 +2,7 @@
 Claims per second on PostgreSQL: the measured input of the capacity model in
 docs/scaling.rst.
 
-Run from the repository root (about two minutes on 2 cores):
+Run from the repository root (about three minutes on 2 cores):
 
     .venv/bin/python -m benchmarks.claims
 
@@ -19,10 +19,15 @@ each kept (noise only ever slows a round).
     dummy backend, in memory: this measures the claim, not a broker).
 (3) Queued, the worker side: take each queued run and record its outcome, as
     ``run_claimed`` does in a task worker.
+(4) 100,000 registered jobs (``--many``): the first pass of a process, which
+    makes their state rows; the first pass of a new process once the rows
+    exist, which reads them all (each process does once, and again hourly);
+    an idle pass; and the memory the registry takes.
 """
 
 import argparse
 import multiprocessing
+import resource
 import sys
 import time
 
@@ -119,6 +124,40 @@ def measure(kind: str, processes: int, names) -> float:
     return len(names) / seconds
 
 
+def many(n: int) -> None:
+    """(4): what ``n`` registered jobs cost a process beyond its passes."""
+    from django_cron import register as add
+    from django_cron import states
+    from django_cron.registry import cronScheduler
+    from django_cron.runner import run_due
+
+    cronScheduler.clear()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    for i in range(n):
+        add(noop, name=f"bench.many{i}", every=3600)
+    registered = time.perf_counter() - start
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    start = time.perf_counter()
+    run_due()
+    created = time.perf_counter() - start
+    analyze()
+    states.forget()  # as a new process would
+    start = time.perf_counter()
+    run_due()
+    surveyed = time.perf_counter() - start
+    idle = []
+    for _ in range(11):
+        start = time.perf_counter()
+        assert not run_due().runs
+        idle.append(time.perf_counter() - start)
+    print(f"\n(4) {n:,} registered jobs, one process")
+    print(f"  registering them at start-up: {registered:.2f} s, {grown:.0f} MB of memory")
+    print(f"  the first pass ever, which makes their state rows: {created:.2f} s")
+    print(f"  a new process's first pass, which reads every row: {surveyed:.2f} s")
+    print(f"  an idle pass after it: {min(idle) * 1000:.2f} ms, fastest of 11")
+
+
 LABELS = {
     "inline": "(1) inline: claim, call, record",
     "queued": "(2) queued, web side: claim, enqueue",
@@ -131,6 +170,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=JOBS)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--many", type=int, default=100_000)
     args = parser.parse_args()
     name = setup(peers=False)
     common.header(f"Claims per second on PostgreSQL (database {name})")
@@ -153,6 +193,8 @@ def main():
             if processes > 1:
                 line += f", {rate / best[kind, 1]:.2f}x one process"
             print(line)
+    if args.many:
+        many(args.many)
 
 
 if __name__ == "__main__":

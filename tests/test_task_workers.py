@@ -19,9 +19,11 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from django_cron.models import JobRun
 from tests.conftest import ROOT, subprocess_env, wait_for
@@ -213,6 +215,11 @@ def test_queued_slots_run_once_in_the_workers_and_a_killed_workers_run_is_lost(
         ).split()
         hung = wait_for(lambda: runs("task.hang").filter(status="running").first())
         (survivor,) = names - {victim}
+        # While the job runs, the worker's heartbeat keeps its lease alive past
+        # the 3 s it was given, with passes sweeping all the while.
+        wait_for(lambda: timezone.now() > hung.started_at + timedelta(seconds=4.5), timeout=10)
+        hung.refresh_from_db()
+        assert hung.status == "running", logs(tmp_path)
         # The worker and the process that runs the job, as when their machine dies.
         os.killpg(workers[int(victim[-1]) - 1].pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
