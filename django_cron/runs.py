@@ -180,9 +180,12 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
         # The claim and its run's row commit together: one commit (a disk flush
         # on PostgreSQL) instead of two, and never a claimed slot without its run.
         with transaction.atomic(using=conf.database()):
-            if force:
-                # Written even with nothing to write: the row's lock orders the count below.
+            if force and (single or queued):
+                # A queued job's row is written even with nothing to write: the
+                # row's lock orders the count of its runs in flight below.
                 claimed = _states().filter(free, pk=state.pk).update(**(lease or _TOUCH))
+            elif force:
+                claimed = True  # the lock backend's slot keeps the count
             else:
                 claimed = (
                     _states()

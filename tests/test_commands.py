@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from django_cron import Job
-from django_cron.models import JobState
+from django_cron.models import JobRun, JobState
 from django_cron.schedules import Interval
 from tests.effects import CALLS, record
 
@@ -192,9 +192,9 @@ def test_runcrons_says_in_one_line_why_the_database_cannot_answer(unanswering, a
 
 
 # The latest migration whose absence breaks the runner's queries (it adds
-# last_message). A later one that only drops a column or adds an index leaves
+# the queue wait's columns). A later one that only drops a column or adds an index leaves
 # a database the code can still work with, as during a rolling deploy.
-NEEDED = ("django_cron", "0003_last_return_value")
+NEEDED = ("django_cron", "0005_queue_hand_off")
 
 
 @pytest.fixture
@@ -214,6 +214,33 @@ def behind(settings, registry, django_db_blocker):
 @pytest.mark.parametrize("args", ACTIONS, ids=" ".join)
 def test_a_database_behind_the_latest_migration_says_to_migrate(behind, args, caplog):
     assert re.fullmatch(MESSAGES["unmigrated"], fails_in_one_line(caplog, "cron", *args))
+
+
+def test_runs_queued_before_the_upgrade_get_a_lease_to_be_taken_within(django_db_blocker):
+    """Migration 0005: a run queued with no lease could be neither taken nor swept."""
+    before, after = (
+        ("django_cron", "0004_lighter_job_state"),
+        ("django_cron", "0005_queue_hand_off"),
+    )
+    connection = connections["unmigrated"]
+    with django_db_blocker.unblock():
+        executor = MigrationExecutor(connection)
+        executor.migrate([before])
+        try:
+            old = executor.loader.project_state([before]).apps
+            state = old.get_model("django_cron", "JobState").objects.using("unmigrated")
+            runs = old.get_model("django_cron", "JobRun").objects.using("unmigrated")
+            job = state.create(name="old")
+            now = timezone.now()
+            for status in ("queued", "ok"):
+                runs.create(job=job, scheduled_for=now, started_at=now, status=status)
+            MigrationExecutor(connection).migrate([after])
+            leases = dict(JobRun.objects.using("unmigrated").values_list("status", "lease_until"))
+            assert leases["ok"] is None
+            assert now + timedelta(seconds=290) < leases["queued"] < now + timedelta(seconds=310)
+        finally:
+            # The in-memory database lives as long as its thread: leave it without tables.
+            MigrationExecutor(connection).migrate([("django_cron", None)])
 
 
 @contextlib.contextmanager
