@@ -336,6 +336,11 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
             _release(run)
         raise
     if not won:
+        if was == JobRun.Status.QUEUED:
+            # Its enqueue() failed after the task got through, and a worker took
+            # the run: the outcome is the worker's to record.
+            run.refresh_from_db()
+            return run
         _finish_late(definition, run)
         return run
     _follow_up(definition, run, clock, counted)

@@ -183,6 +183,7 @@ TASKS = {
     "default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"},
     "dummy": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"},
     "broker-down": {"BACKEND": "tests.task_backends.BrokerDownBackend"},
+    "reply-lost": {"BACKEND": "tests.task_backends.ReplyLostBackend"},
 }
 
 # Task workers on a real engine (tests/test_task_workers.py): the web servers and

@@ -1,6 +1,7 @@
 """
-A task backend whose broker is down: its enqueue() connects to a port where
-nothing listens, as a backend does when its Redis or RabbitMQ is gone.
+Task backends that fail the way a broker's network does: one whose broker is
+down (its enqueue() connects to a port where nothing listens), and one whose
+reply is lost after the task got through and ran.
 """
 
 import socket
@@ -20,3 +21,11 @@ class BrokerDownBackend(BaseTaskBackend):
         # Port 1 on loopback: nothing listens there, so the connection is refused.
         socket.create_connection(("127.0.0.1", 1), timeout=2).close()
         raise AssertionError("something listens on port 1")
+
+
+class ReplyLostBackend(BaseTaskBackend):
+    """enqueue() delivers the task, which a worker runs at once, then fails on the way back."""
+
+    def enqueue(self, task, args, kwargs):
+        task.call(*args, **kwargs)
+        raise ConnectionResetError("the connection was reset before the broker's reply")

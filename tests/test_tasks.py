@@ -189,6 +189,19 @@ def test_a_failed_enqueue_is_a_failed_run_with_the_error(registry):
     assert run_claimed.call("down", run.pk) == "failed" and CALLS == []
 
 
+def test_a_failed_enqueue_whose_task_got_through_keeps_the_workers_outcome(registry, caplog):
+    registry.register(
+        lambda: record("ran") or "done", name="through", every=60, enqueue="reply-lost"
+    )
+    (run,) = run_due(["through"], force=True).runs
+    assert CALLS == [("ran", (), {})]
+    # What the pass reports (cron run prints it) is the worker's outcome, not "lost".
+    assert run.status == "ok" and "finished after" not in caplog.text
+    run.refresh_from_db()
+    assert run.status == "ok" and run.message == "done" and "late" not in run.error
+    assert JobState.objects.get(name="through").last_status == "ok"
+
+
 def test_no_slot_is_queued_while_the_previous_run_is_queued_or_running(registry):
     from django_cron import runs
     from django_cron.tasks import run_claimed
