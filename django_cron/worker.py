@@ -1,8 +1,10 @@
 """The loop behind ``manage.py cron worker``."""
 
 import logging
+import select
 import signal
-import threading
+import socket
+import weakref
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -29,12 +31,34 @@ class Worker:
         # Called with each run as it is recorded, and with each pass's result.
         self.on_run = on_run
         self.on_pass = on_pass
-        self.stopping = threading.Event()
+        # stop() runs as a signal handler, between any two bytecodes of the main
+        # thread, even while that thread holds a lock: it must take none (an
+        # Event's set() takes the lock its wait() holds at times). So it sets a
+        # flag and wakes the sleep with a byte on a socket pair.
+        self.stopping = False
+        self._signal = None
+        self._wake, self._waker = socket.socketpair()
+        self._waker.setblocking(False)
+        weakref.finalize(self, self._wake.close)
+        weakref.finalize(self, self._waker.close)
 
     def stop(self, signum=None, frame=None):
+        """Stop after the running job; safe in a signal handler and from any thread."""
         if signum is not None:
-            logger.info("Received signal %s: stopping after the current job", signum)
-        self.stopping.set()
+            self._signal = signum
+        self.stopping = True
+        try:
+            self._waker.send(b"\0")
+        except OSError:
+            pass  # The buffer is full: the sleep is woken already.
+
+    def _should_stop(self) -> bool:
+        return self.stopping
+
+    def _sleep(self, seconds: float):
+        """Sleep ``seconds``, or until stop() is called."""
+        if not self.stopping:
+            select.select([self._wake], [], [], max(seconds, 0))
 
     def install_signal_handlers(self):
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -50,11 +74,11 @@ class Worker:
 
     def run_forever(self):
         logger.info("cron worker started")
-        while not self.stopping.is_set():
+        while not self.stopping:
             try:
                 result = run_due(
                     self.names,
-                    should_stop=self.stopping.is_set,
+                    should_stop=self._should_stop,
                     on_run=self.on_run,
                     threads=self.threads,
                 )
@@ -68,5 +92,7 @@ class Worker:
             except Exception:
                 wait = conf.polling_frequency()
                 logger.exception("cron worker: the due check failed; next try in %gs", wait)
-            self.stopping.wait(timeout=max(wait, 0))
+            self._sleep(wait)
+        if self._signal is not None:
+            logger.info("Received signal %s: stopped after the current job", self._signal)
         logger.info("cron worker stopped")

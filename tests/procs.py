@@ -6,6 +6,7 @@ tests.effects (a file named by DJANGO_CRON_TEST_EFFECTS).
 """
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,28 @@ def worker(started):
     w.run_forever()
 
 
+def interrupted():
+    """
+    Run an idle worker that gets SIGTERM over and over, at each function call of
+    the main thread after its first pass: as a real signal may find it anywhere,
+    holding a lock or handling the previous signal.
+    """
+    register(lambda: None, name="idle.job", every=3600)
+    calls = 0
+
+    def signal_now(frame, event, arg):
+        nonlocal calls
+        if event == "call" and calls < 1000:
+            calls += 1
+            # What the interpreter does when a signal arrives: run the handler there and then.
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, frame)
+
+    w = Worker(["idle.job"], on_pass=lambda result, wait: sys.setprofile(signal_now))
+    w.install_signal_handlers()
+    w.run_forever()
+    sys.setprofile(None)
+
+
 def loop(folder, every):
     """Run the due check every 20 ms, as a busy server would, until a stop file appears."""
     folder = Path(folder)
@@ -92,4 +115,11 @@ def names():
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"race": race, "hang": hang, "worker": worker, "loop": loop, "names": names}[mode](*args)
+    {
+        "race": race,
+        "hang": hang,
+        "worker": worker,
+        "loop": loop,
+        "names": names,
+        "interrupted": interrupted,
+    }[mode](*args)

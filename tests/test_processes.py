@@ -156,6 +156,13 @@ def test_an_idle_worker_stops_at_once_on_sigint(alias, tmp_path):
     assert not (tmp_path / "started").exists()
 
 
+def test_a_stop_signal_stops_the_worker_whatever_the_main_thread_was_doing(alias):
+    # The handler runs in the main thread wherever it was, even inside Event.wait()
+    # holding the Event's lock: a handler that wanted that lock waited for ever.
+    process = start(["interrupted"], alias)
+    finish(process, timeout=20)
+
+
 @pytest.mark.skipif(
     not FAKETIME and not os.environ.get("DJANGO_CRON_TEST_SERVICES"),
     reason="libfaketime is not installed (apt-get install faketime)",
