@@ -48,7 +48,12 @@ class DjangoCronConfig(AppConfig):
         )
         from .registry import autodiscover
 
+        from django.db.backends.signals import connection_created
+
+        from .clock import add_sqlite_clock
+
         log_to_console_by_default()
+        connection_created.connect(add_sqlite_clock, dispatch_uid="django_cron_sqlite_clock")
         checks.register(check_settings, "django_cron")
         checks.register(check_jobs, "django_cron")
         checks.register(check_unregistered_jobs, "django_cron")

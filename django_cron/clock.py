@@ -7,9 +7,11 @@ a single clock to compare leases against (ShedLock's reasoning).
 
 import time
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db.models import DateTimeField, ExpressionWrapper, Func
 from django.db.models.functions import Now
+from django.utils import timezone
 
 
 class DbNow(Now):
@@ -18,6 +20,26 @@ class DbNow(Now):
     def as_mysql(self, compiler, connection, **extra_context):
         # CURRENT_TIMESTAMP follows the session time zone; Django stores UTC.
         return self.as_sql(compiler, connection, template="UTC_TIMESTAMP(6)", **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite has no server: its clock is this machine's, which Python reads
+        # too. Read it through Python (python_now(), below), so that freezegun
+        # or time-machine move it in a site's tests as they move timezone.now().
+        return "django_cron_now()", []
+
+
+def python_now() -> str:
+    """timezone.now() as Django stores datetimes in SQLite."""
+    now = timezone.now()
+    if timezone.is_aware(now):
+        now = timezone.make_naive(now, dt_timezone.utc)
+    return now.isoformat(sep=" ", timespec="microseconds")
+
+
+def add_sqlite_clock(sender, connection, **kwargs) -> None:
+    """Give each new SQLite connection the django_cron_now() function DbNow uses."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("django_cron_now", 0, python_now)
 
 
 def db_now_plus(delta: timedelta) -> Func:

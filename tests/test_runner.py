@@ -1,8 +1,10 @@
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
+from freezegun import freeze_time
 from django.utils import timezone
 
 from django_cron import Job
@@ -39,6 +41,24 @@ def test_interval_job_first_runs_one_interval_after_it_is_seen(alias, registry):
     assert before + timedelta(seconds=300) <= state.next_run_at
     assert state.next_run_at <= timezone.now() + timedelta(seconds=300)
     assert CALLS == []
+
+
+def test_on_sqlite_freezegun_moves_the_runners_clock(alias, registry):
+    if alias != "default":
+        pytest.skip("PostgreSQL and MariaDB have a server clock, which the runner reads")
+    # SQLite has no server clock: the runner reads Python's, as a site's tests expect.
+    registry.register(lambda: record("tick"), name="tick", every=300)
+    with freeze_time("2014-01-01 00:00:00"):
+        assert run_due().runs == []
+    assert states("default").get(name="tick").next_run_at == datetime(
+        2014, 1, 1, 0, 5, tzinfo=dt_timezone.utc
+    )
+    with freeze_time("2014-01-01 00:04:59"):
+        assert run_due().runs == []
+    with freeze_time("2014-01-01 00:05:01"):
+        (run,) = run_due().runs
+    assert run.started_at == datetime(2014, 1, 1, 0, 5, 1, tzinfo=dt_timezone.utc)
+    assert names_run() == ["tick"]
 
 
 def test_cron_job_first_runs_at_its_next_slot(alias, registry):
