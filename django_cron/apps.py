@@ -37,6 +37,8 @@ class DjangoCronConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from . import conf
         from .checks import (
             check_cron_classes,
@@ -46,11 +48,8 @@ class DjangoCronConfig(AppConfig):
             check_settings,
             check_unregistered_jobs,
         )
-        from .registry import autodiscover
-
-        from django.db.backends.signals import connection_created
-
         from .clock import add_sqlite_clock
+        from .registry import autodiscover
 
         log_to_console_by_default()
         connection_created.connect(add_sqlite_clock, dispatch_uid="django_cron_sqlite_clock")

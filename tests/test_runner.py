@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from freezegun import freeze_time
 from django.utils import timezone
+from freezegun import freeze_time
 
 from django_cron import Job
 from django_cron.models import JobRun, JobState
