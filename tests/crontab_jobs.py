@@ -5,3 +5,7 @@ from tests.effects import record
 
 def report(kind, copies=1):
     record("report", kind, copies=copies)
+
+
+def tidy(**kwargs):
+    record("tidy", **kwargs)

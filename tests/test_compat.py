@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from django_cron import CronJobBase, Job, Schedule, register_command
 from django_cron.checks import check_cronjobs, check_jobs
+from django_cron.compat.crontab import read_cronjobs, register_cronjobs, shell_suffix
 from django_cron.models import JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
@@ -150,6 +151,28 @@ def test_cronjobs_entries_run_with_their_arguments():
     assert CALLS == [("report", ("daily",), {"copies": 2})]
     (run,) = run_due(["crontab:clearsessions"], force=True).runs
     assert run.status == "ok"
+
+
+@pytest.mark.django_db
+def test_a_string_in_third_place_is_a_shell_suffix_as_in_django_crontab(settings, registry):
+    # django-crontab's own README redirects a job's output this way.
+    settings.CRONJOBS = [
+        ("0 3 * * *", "tests.crontab_jobs.tidy", ">> /var/log/tidy.log"),
+        ("0 4 * * *", "tests.crontab_jobs.tidy", "> /dev/null", {"deep": True}),
+    ]
+    jobs = [job for _, _, job in read_cronjobs()]
+    assert [(job.name, job.args, job.kwargs) for job in jobs] == [
+        ("crontab:tests.crontab_jobs.tidy", (), {}),
+        ("crontab:tests.crontab_jobs.tidy (2)", (), {"deep": True}),
+    ]
+    assert [shell_suffix(entry) for entry in settings.CRONJOBS] == [
+        ">> /var/log/tidy.log",
+        "> /dev/null",
+    ]
+    assert [e.id for e in check_cronjobs() if e.id.startswith("django_cron.E")] == []
+    register_cronjobs(registry)
+    run_due(force=True)
+    assert sorted(CALLS, key=str) == [("tidy", (), {"deep": True}), ("tidy", (), {})]
 
 
 def test_malformed_cronjobs_and_shell_suffixes_are_reported(settings):

@@ -5,7 +5,10 @@ django-crontab's ``CRONJOBS`` setting, read as jobs:
         ("*/5 * * * *", "myapp.cron.my_scheduled_job"),
         ("0 4 * * 0", "django.core.management.call_command", ["clearsessions"]),
         ("0 0 * * 0", "myapp.cron.backup", ["auth"], {"indent": 4}),
+        ("0 3 * * *", "myapp.cron.tidy", ">> /var/log/tidy.log"),
     ]
+
+As in django-crontab, a string in third place is a shell suffix, not args.
 """
 
 import logging
@@ -21,9 +24,22 @@ logger = logging.getLogger("django_cron")
 CALL_COMMAND = "django.core.management.call_command"
 
 
+def _args(entry) -> tuple:
+    # django-crontab reads a string in third place as the shell suffix, and
+    # runs such an entry without arguments (its kwargs, if any, still apply).
+    return tuple(entry[2]) if len(entry) > 2 and not isinstance(entry[2], str) else ()
+
+
+def shell_suffix(entry) -> str | None:
+    """Return the shell suffix of an entry (``"> file.log"``), which is not used here."""
+    if len(entry) > 2 and isinstance(entry[2], str):
+        return entry[2]
+    return entry[4] if len(entry) > 4 else None
+
+
 def entry_name(entry) -> str:
     """A readable, stable name: the command and its arguments, or the function's path."""
-    path, args = entry[1], list(entry[2]) if len(entry) > 2 else []
+    path, args = entry[1], _args(entry)
     if path == CALL_COMMAND and args:
         return "crontab:" + " ".join(str(arg) for arg in args)
     return f"crontab:{path}"
@@ -36,7 +52,7 @@ def _target(entry):
     path = entry[1]
     if not isinstance(path, str):
         raise ValueError("has a path that is not a string")
-    if len(entry) > 2 and not isinstance(entry[2], (list, tuple)):
+    if len(entry) > 2 and not isinstance(entry[2], (list, tuple, str)):
         raise ValueError("has args that are not a list")
     if len(entry) > 3 and not isinstance(entry[3], dict):
         raise ValueError("has kwargs that are not a dict")
@@ -71,7 +87,7 @@ def read_cronjobs() -> Iterator[tuple[str, object, JobDefinition | Exception]]:
         except (ValueError, ImportError, TypeError) as exc:
             yield where, entry, exc
             continue
-        args = entry[2] if len(entry) > 2 else ()
+        args = _args(entry)
         kwargs = entry[3] if len(entry) > 3 else {}
         name = entry_name(entry)
         seen[name] = seen.get(name, 0) + 1
