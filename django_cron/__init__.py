@@ -8,21 +8,43 @@ Scheduled jobs for Django, run from the site itself.
         ...
 """
 
+import logging
+
+from django.utils.module_loading import import_string
+
 from .compat.tivix import CronJobBase, Schedule
 from .jobs import Job
 from .registry import autodiscover, cronScheduler
 
 register = cronScheduler.register
 register_command = cronScheduler.register_command
-cron = cronScheduler
+
+# The "django_cron" logger, which Tivix django-cron offered here.
+logger = logging.getLogger("django_cron")
+
+
+def get_class(path: str):
+    """Return what a dotted path names, as Tivix django-cron's get_class() did."""
+    return import_string(path)
+
+
+def get_current_time():
+    """Return timezone.now() in the current time zone, as Tivix django-cron did."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    return timezone.localtime(now) if timezone.is_aware(now) else now
+
 
 __all__ = [
     "CronJobBase",
     "Job",
     "Schedule",
     "autodiscover",
-    "cron",
     "cronScheduler",
+    "get_class",
+    "get_current_time",
+    "logger",
     "register",
     "register_command",
 ]

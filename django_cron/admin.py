@@ -8,6 +8,7 @@ hands the jobs to a background thread that claims them like any other run.
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
@@ -19,7 +20,7 @@ from django.utils.translation import ngettext
 
 from . import conf
 from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
-from .models import JobRun, JobState
+from .models import CronJobLog, JobRun, JobState
 from .registry import cronScheduler
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
 from .trigger import run_in_background
@@ -464,3 +465,24 @@ class JobRunAdmin(CronModelAdmin):
     @admin.display(description=_("output"))
     def output_block(self, obj):
         return self.shown(pre(obj.output))
+
+
+class CronJobLogAdmin(CronModelAdmin):
+    """Tivix django-cron's run log, read-only; the same runs are under Runs too."""
+
+    list_display = ["code", "start_time", "end_time", "is_success", "ran_at_time"]
+    list_filter = ["is_success", "code"]
+    search_fields = ["code", "message"]
+    date_hierarchy = "start_time"
+    readonly_fields = ["code", "start_time", "end_time", "is_success", "message", "ran_at_time"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# Only on sites with Tivix jobs, whose log it is.
+if getattr(settings, "CRON_CLASSES", None):
+    admin.site.register(CronJobLog, CronJobLogAdmin)

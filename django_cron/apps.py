@@ -49,19 +49,22 @@ class DjangoCronConfig(AppConfig):
             check_unregistered_jobs,
         )
         from .clock import add_sqlite_clock
-        from .registry import autodiscover
+        from .compat.crontab import register_cronjobs
+        from .compat.tivix import check_tivix_settings, log_run, register_cron_classes
+        from .registry import autodiscover, cronScheduler
+        from .signals import run_finished
 
         log_to_console_by_default()
         connection_created.connect(add_sqlite_clock, dispatch_uid="django_cron_sqlite_clock")
+        # Tivix jobs' runs go to its CronJobLog too.
+        run_finished.connect(log_run, dispatch_uid="django_cron_tivix_log")
         checks.register(check_settings, "django_cron")
         checks.register(check_jobs, "django_cron")
         checks.register(check_unregistered_jobs, "django_cron")
         checks.register(check_cronjobs, "django_cron")
         checks.register(check_cron_classes, "django_cron")
+        checks.register(check_tivix_settings, "django_cron")
         checks.register(check_ping_key, "django_cron", checks.Tags.urls)
-        from .compat.crontab import register_cronjobs
-        from .compat.tivix import register_cron_classes
-        from .registry import cronScheduler
 
         if conf.get("AUTODISCOVER"):
             autodiscover()

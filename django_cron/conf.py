@@ -307,6 +307,13 @@ def get(key: str) -> Any:
     """Return the DJANGO_CRON setting ``key``, or its default if unset or unusable."""
     user = _user_or_empty()
     if key not in user:
+        if key in ("LOCK_BACKEND", "LOCK_OPTIONS") and "LOCK_BACKEND" not in user:
+            from .compat.tivix import lock_backend
+
+            # Tivix's DJANGO_CRON_LOCK_BACKEND, mapped onto a lock of ours.
+            tivix = lock_backend()
+            if tivix is not None:
+                return tivix[0] if key == "LOCK_BACKEND" else tivix[1]
         return DEFAULTS[key]
     try:
         return VALIDATORS[key](user[key])

@@ -119,3 +119,41 @@ class Lock(models.Model):
 
     class Meta:
         verbose_name = _("lock")
+
+
+class CronJobLog(models.Model):
+    """
+    One run of a Tivix-style job (a CronJobBase subclass), in the table and
+    shape Tivix django-cron kept them, for the monitoring code sites wrote
+    against it. A Tivix site's existing rows are kept as they were. Every run
+    of every job, these included, is in JobRun.
+    """
+
+    # The columns, names and index names of Tivix's own table (an AutoField id
+    # too): a Tivix database's table is adopted as it is.
+    id = models.AutoField(primary_key=True, verbose_name="ID")
+    code = models.CharField(max_length=64, db_index=True)
+    start_time = models.DateTimeField(db_index=True)
+    end_time = models.DateTimeField(db_index=True)
+    is_success = models.BooleanField(default=False)
+    message = models.TextField(default="", blank=True)
+    # The time of day ("HH:MM" of run_at_times) a run was for; empty for interval runs.
+    ran_at_time = models.TimeField(null=True, blank=True, db_index=True, editable=False)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+
+    def __str__(self):
+        return f"{self.code} ({'Success' if self.is_success else 'Fail'})"
+
+
+class CronJobLock(models.Model):
+    """
+    Tivix django-cron's lock table, kept so that code reading it still works.
+    Nothing locks with it: each slot is claimed in JobState, under a lease that
+    expires, so no flag here can stay stuck.
+    """
+
+    id = models.AutoField(primary_key=True, verbose_name="ID")
+    job_name = models.CharField(max_length=200, unique=True)
+    locked = models.BooleanField(default=False)

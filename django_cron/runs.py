@@ -51,6 +51,7 @@ from .locks import get_lock
 from .locks.base import new_token
 from .models import JobRun, JobState
 from .registry import cronScheduler
+from .signals import run_finished
 
 logger = logging.getLogger("django_cron")
 
@@ -305,6 +306,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
     whose enqueue() failed ends here too, ``was`` queued.
     """
     outcome.apply_to(run)
+    then = _after_run(definition, run)
     try:
         # The run's end first, on its own: should the summary fail, the run
         # keeps its outcome, and the sweep leaves it alone.
@@ -325,7 +327,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
         # A success held the job's lease: its count for alerts went in the same UPDATE.
         counted = (
             won
-            and _summarise(run, run.status, run.duration, run.error, run.message)
+            and _summarise(run, run.status, run.duration, run.error, run.message, then)
             and run.status == JobRun.Status.OK
         )
     except BaseException:
@@ -344,7 +346,33 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
         _finish_late(definition, run)
         return run
     _follow_up(definition, run, clock, counted)
+    _announce_finished(definition, run)
     return run
+
+
+def _after_run(definition, run) -> dict:
+    """
+    The job's state fields that a schedule measuring from outcomes (Tivix's)
+    sets as ``run`` ends, written with the run's summary; usually none.
+    """
+    hook = getattr(definition.schedule, "after_run", None) if definition is not None else None
+    if hook is None:
+        return {}
+    try:
+        return hook(run)
+    except Exception:
+        logger.exception("The schedule of %s cannot say when it runs next", definition.name)
+        return {}
+
+
+def _announce_finished(definition, run) -> None:
+    """Send run_finished; a receiver's error is logged, never raised."""
+    if definition is None:
+        return  # a job no longer registered
+    sent = run_finished.send_robust(sender=definition.target, name=definition.name, run=run)
+    for receiver, error in sent:
+        if isinstance(error, Exception):
+            logger.error("A receiver of run_finished failed: %r: %r", receiver, error)
 
 
 def _finish_late(definition, run):
@@ -363,11 +391,12 @@ def _finish_late(definition, run):
     run.status, run.error = JobRun.Status.LOST, LOST_ERROR + note
 
 
-def _summarise(run, status, duration, error, message="") -> bool:
+def _summarise(run, status, duration, error, message="", then=None) -> bool:
     """
     Write the run's outcome as the job's latest, and hand back the job's lease
     if it has it. Return True if it did: then a success's count for alerts is
-    written too, in the same UPDATE.
+    written too, in the same UPDATE. ``then`` holds further fields to write
+    with it (the next run, for a schedule that measures from outcomes).
     """
     summary = {
         "last_run_at": run.started_at,
@@ -376,6 +405,7 @@ def _summarise(run, status, duration, error, message="") -> bool:
         "last_error": error,
         "last_message": message,
         "last_queue_wait": run.queue_wait,
+        **(then or {}),
     }
     # A run that ended keeps a one-at-a-time job's lease until MIN_LEASE has
     # passed since its claim (lock-at-least-for); a lost one hands it back.
@@ -398,7 +428,8 @@ def _summarise(run, status, duration, error, message="") -> bool:
     # Runs that overlap (max_running) end in any order: the latest started wins.
     newest = Q(last_run_at__isnull=True) | Q(last_run_at__lte=run.started_at)
     _states().filter(newest, pk=run.job_id).update(
-        **{key: value for key, value in summary.items() if key.startswith("last_")}
+        **{key: value for key, value in summary.items() if key.startswith("last_")},
+        **(then or {}),
     )
     return False
 

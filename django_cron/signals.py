@@ -10,3 +10,8 @@ cron_done = Signal()
 job_started = Signal()
 job_succeeded = Signal()
 job_failed = Signal()
+
+# Sent once a run's outcome is in the history (after job_succeeded or
+# job_failed, which come before). ``sender`` is the registered class or
+# function; keyword arguments: ``name`` and ``run``, the finished JobRun.
+run_finished = Signal()

@@ -9,15 +9,17 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.utils import timezone
+from freezegun import freeze_time
 
 from django_cron import CronJobBase, Job, Schedule, register_command
 from django_cron.checks import check_cronjobs, check_jobs
 from django_cron.compat.crontab import read_cronjobs, register_cronjobs, shell_suffix
-from django_cron.models import JobRun, JobState
+from django_cron.models import CronJobLog, JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from tests.effects import CALLS, record
 from tests.test_schedules import walk
+from tests.tivix_cron import FailingUntilFixed
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -31,11 +33,13 @@ def runcrons(*args):
 # Tivix: the classes -------------------------------------------------------------
 
 
+HEADER = "Running Crons\n" + "=" * 40 + "\n"
+
+
 def test_cron_classes_are_registered_under_their_code():
     names = {"my_app.my_cron_job", "my_app.at_times", "my_app.flaky"}
     assert names <= {d.name for d in cronScheduler.all()}
     flaky = cronScheduler.get("my_app.flaky")
-    assert (flaky.retries > 100, flaky.retry_delay, flaky.retry_backoff) == (True, 300, 1.0)
     assert (flaky.max_running, flaky.alert_after) == (10, 4)
     assert cronScheduler.get("my_app.my_cron_job").max_running == 1
 
@@ -43,20 +47,29 @@ def test_cron_classes_are_registered_under_their_code():
 @pytest.mark.django_db
 def test_runcrons_runs_a_class_with_no_previous_run_at_once_then_waits():
     out = runcrons("tests.tivix_cron.MyCronJob")
-    assert out == "my_app.my_cron_job: ok: 2 reports sent\n"
-    assert runcrons("tests.tivix_cron.MyCronJob") == ""
+    assert out == HEADER + "[\N{HEAVY CHECK MARK}] my_app.my_cron_job\n"
+    assert runcrons("tests.tivix_cron.MyCronJob") == HEADER + "[ ] my_app.my_cron_job\n"
     state = JobState.objects.get(name="my_app.my_cron_job")
     assert timedelta(minutes=119) < state.next_run_at - timezone.now() <= timedelta(minutes=120)
     assert JobRun.objects.get(job=state).message == "2 reports sent"
+    log = CronJobLog.objects.get()
+    assert (log.code, log.is_success, log.message, log.ran_at_time) == (
+        "my_app.my_cron_job",
+        True,
+        "2 reports sent\n",
+        None,
+    )
     assert CALLS == [("MyCronJob", (), {})]
 
 
 @pytest.mark.django_db
 def test_runcrons_force_dry_run_and_silent():
     runcrons("tests.tivix_cron.MyCronJob")
-    assert runcrons("--dry-run", "tests.tivix_cron.MyCronJob") == ""
+    assert runcrons("--dry-run", "tests.tivix_cron.MyCronJob") == (
+        HEADER + "[ ] my_app.my_cron_job\n"
+    )
     assert runcrons("--dry-run", "--force", "tests.tivix_cron.MyCronJob") == (
-        "my_app.my_cron_job: would run\n"
+        HEADER + "[\N{HEAVY CHECK MARK}] my_app.my_cron_job\n"
     )
     assert len(CALLS) == 1
     assert runcrons("--force", "--silent", "tests.tivix_cron.MyCronJob") == ""
@@ -66,23 +79,39 @@ def test_runcrons_force_dry_run_and_silent():
 @pytest.mark.django_db
 def test_runcrons_without_arguments_runs_cron_classes(settings):
     settings.CRON_CLASSES = ["tests.tivix_cron.MyCronJob"]
-    assert runcrons() == "my_app.my_cron_job: ok: 2 reports sent\n"
+    assert runcrons() == HEADER + "[\N{HEAVY CHECK MARK}] my_app.my_cron_job\n"
 
 
 @pytest.mark.django_db
-def test_a_failing_tivix_job_is_retried_after_its_minutes():
+def test_a_failing_tivix_job_is_retried_after_its_minutes_and_runcrons_exits_0():
     out = runcrons("tests.tivix_cron.FlakyJob")
-    assert out == "my_app.flaky: failed\n"
+    assert out == HEADER + "[\N{HEAVY BALLOT X}] my_app.flaky\n"
     state = JobState.objects.get(name="my_app.flaky")
     assert state.retry_attempt == 2
     assert timedelta(minutes=4) < state.next_run_at - timezone.now() <= timedelta(minutes=5)
+    (log,) = CronJobLog.objects.all()
+    assert not log.is_success and "RuntimeError: remote API down" in log.message
 
 
-def test_unknown_class_paths_are_command_errors():
-    from django.core.management import CommandError
+@pytest.mark.django_db
+def test_a_failing_job_without_retry_minutes_runs_again_at_the_next_runcrons(monkeypatch):
+    for _ in range(3):
+        runcrons("tests.tivix_cron.FailingUntilFixed")
+    assert len(CALLS) == 3
+    # A success then waits the whole interval, from when it started.
+    monkeypatch.setattr(FailingUntilFixed, "broken", False)
+    runcrons("tests.tivix_cron.FailingUntilFixed")
+    assert runcrons("tests.tivix_cron.FailingUntilFixed").endswith("[ ] failing\n")
+    started = JobRun.objects.filter(status="ok").get().started_at
+    assert JobState.objects.get(name="failing").next_run_at == started + timedelta(minutes=60)
 
-    with pytest.raises(CommandError, match="tests.tivix_cron.Nope"):
-        runcrons("tests.tivix_cron.Nope")
+
+def test_unknown_class_paths_get_tivixs_message_and_exit_0():
+    out = runcrons("tests.tivix_cron.Nope")
+    assert out.startswith(
+        HEADER + "ERROR: Make sure these are valid cron class names: ['tests.tivix_cron.Nope']"
+    )
+    assert "ImportError" in out
 
 
 @pytest.mark.django_db
@@ -90,22 +119,85 @@ def test_tivix_classes_run_from_cron_run_too():
     out = StringIO()
     call_command("cron", "run", "my_app.my_cron_job", stdout=out)
     assert out.getvalue().startswith("my_app.my_cron_job: ok")
+    assert CronJobLog.objects.get().code == "my_app.my_cron_job"
 
 
 # Tivix: the schedules --------------------------------------------------------------
 
 
-def test_run_at_times_is_due_today_once_its_time_has_passed(settings):
+def test_run_at_times_that_passed_today_are_each_due_earliest_first(settings):
     settings.TIME_ZONE = "Europe/Berlin"
     schedule = Schedule(run_at_times=["11:30", "14:00", "23:15"])
     now = datetime(2026, 6, 1, 15, 0, tzinfo=BERLIN)
-    assert schedule.first_after(now) == datetime(2026, 6, 1, 14, 0, tzinfo=BERLIN)
+    assert schedule.first_after(now) == datetime(2026, 6, 1, 11, 30, tzinfo=BERLIN)
     early = datetime(2026, 6, 1, 9, 0, tzinfo=BERLIN)
     assert schedule.first_after(early) == datetime(2026, 6, 1, 11, 30, tzinfo=BERLIN)
     assert schedule.next_after(now) == datetime(2026, 6, 1, 23, 15, tzinfo=BERLIN)
     assert schedule.next_after(datetime(2026, 6, 1, 23, 15, tzinfo=BERLIN)) == datetime(
         2026, 6, 2, 11, 30, tzinfo=BERLIN
     )
+
+
+@pytest.mark.django_db
+def test_missed_run_at_times_are_caught_up_one_per_pass(registry, settings):
+    settings.TIME_ZONE = "UTC"
+
+    with freeze_time("2026-06-01 12:00:00"):
+        for _ in range(4):
+            runcrons("tests.tivix_cron.ThriceADay")
+    times = list(CronJobLog.objects.order_by("id").values_list("ran_at_time", flat=True))
+    assert [t.strftime("%H:%M") for t in times] == ["01:00", "02:00", "03:00"]
+    assert JobState.objects.get(name="thrice").next_run_at == datetime(
+        2026, 6, 2, 1, 0, tzinfo=ZoneInfo("UTC")
+    )
+
+
+@pytest.mark.django_db
+def test_run_every_mins_and_run_at_times_both_count(registry, settings):
+    settings.TIME_ZONE = "UTC"
+
+    for moment in ["12:00:00", "12:05:00", "12:10:00", "12:20:00", "12:31:00"]:
+        with freeze_time(f"2026-06-01 {moment}"):
+            runcrons("tests.tivix_cron.EveryHalfHourAndAtTen")
+    started = JobRun.objects.order_by("id").values_list("started_at", flat=True)
+    assert [moment.strftime("%H:%M") for moment in started] == ["12:00", "12:10", "12:31"]
+
+
+@pytest.mark.django_db
+def test_force_starts_the_interval_again():
+    with freeze_time("2026-06-01 12:00:00"):
+        runcrons("tests.tivix_cron.MyCronJob")
+    with freeze_time("2026-06-01 13:00:00"):
+        runcrons("--force", "tests.tivix_cron.MyCronJob")
+    with freeze_time("2026-06-01 14:30:00"):
+        assert runcrons("tests.tivix_cron.MyCronJob").endswith("[ ] my_app.my_cron_job\n")
+    with freeze_time("2026-06-01 15:00:01"):
+        assert runcrons("tests.tivix_cron.MyCronJob").endswith(
+            "[\N{HEAVY CHECK MARK}] my_app.my_cron_job\n"
+        )
+
+
+@pytest.mark.django_db
+def test_run_every_mins_0_runs_at_every_pass_and_passes_the_check(registry):
+    runcrons("tests.tivix_cron.AtEveryPass")
+    assert check_jobs() == []
+    for _ in range(3):
+        runcrons("tests.tivix_cron.AtEveryPass", "tests.tivix_cron.AtEveryPass")
+    assert len(CALLS) == 7
+    assert cronScheduler.get("always").schedule.describe() == "At every pass"
+
+
+def test_schedule_attributes_read_back():
+    schedule = Schedule(
+        run_every_mins=5,
+        run_at_times=["10:00"],
+        retry_after_failure_mins=2,
+        run_on_days=[1],
+        run_monthly_on_days=[3],
+    )
+    assert (schedule.run_every_mins, schedule.run_at_times) == (5, ["10:00"])
+    assert (schedule.retry_after_failure_mins, schedule.run_monthly_on_days) == (2, [3])
+    assert schedule.run_on_days == schedule.run_weekly_on_days == [1]
 
 
 def test_weekly_and_monthly_days(settings):

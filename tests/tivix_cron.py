@@ -32,3 +32,39 @@ class FlakyJob(CronJobBase):
 
     def do(self):
         raise RuntimeError("remote API down")
+
+
+class FailingUntilFixed(CronJobBase):
+    schedule = Schedule(run_every_mins=60)
+    code = "failing"
+    broken = True
+
+    def do(self):
+        record("failing")
+        if self.broken:
+            raise RuntimeError("down")
+
+
+class ThriceADay(CronJobBase):
+    schedule = Schedule(run_at_times=["01:00", "02:00", "03:00"])
+    code = "thrice"
+
+    def do(self):
+        record("thrice")
+
+
+class EveryHalfHourAndAtTen(CronJobBase):
+    schedule = Schedule(run_every_mins=30, run_at_times=["12:10"])
+    code = "both"
+
+    def do(self):
+        record("both")
+
+
+class AtEveryPass(CronJobBase):
+    # As in Tivix's demo and tests.
+    schedule = Schedule(run_every_mins=0)
+    code = "always"
+
+    def do(self):
+        record("always")

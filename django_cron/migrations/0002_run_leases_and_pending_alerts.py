@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from django_cron.migration_operations import CreateMissingTables
+
 
 class Migration(migrations.Migration):
 
@@ -10,6 +12,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # A database that Tivix django-cron migrated recorded a 0001_initial of
+        # its own, so this app's never ran there: make its tables now.
+        CreateMissingTables("JobState", "JobRun", "Lock"),
         migrations.AddField(
             model_name='jobrun',
             name='lease_until',

@@ -1,0 +1,3 @@
+from django_cron.locks.cache import CacheLock
+
+__all__ = ["CacheLock"]

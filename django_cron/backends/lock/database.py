@@ -1,0 +1,3 @@
+from django_cron.locks.database import DatabaseLock
+
+__all__ = ["DatabaseLock"]
