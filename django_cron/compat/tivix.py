@@ -10,6 +10,7 @@ pass (or after ``retry_after_failure_mins``), and each time of day that passed
 without a success runs, one per pass.
 """
 
+import copy
 import logging
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -125,16 +126,31 @@ class Schedule(BaseSchedule):
             slots.append(self._next_time_of_day(dt))
         return min(slots)
 
+    # The job's code, set when its class is registered: the first run then
+    # follows the job's CronJobLog, so that a Tivix site's jobs go on where
+    # Tivix left them.
+    code = None
+
     def first_after(self, now):
+        slots = []
         if self._interval is not None:
-            # Never run: due at once (on an allowed day).
-            return self._on_allowed_day(now)
-        # Every time of day that has passed today is still due, earliest first.
-        local = now.astimezone(self.tz)
-        midnight = datetime.combine(local.date(), time(), self.tz)
-        today = [cron.next_after(midnight - timedelta(microseconds=1)) for cron in self._crons()]
-        passed = [slot for slot in today if slot <= now]
-        return min(passed) if passed else self.next_after(now)
+            # Never run: due at once (on an allowed day); else an interval after
+            # the last success that Tivix logged.
+            last = self.code and _last_success(self.code[:64], for_time_of_day=False)
+            start = max(last.start_time + self._interval, now) if last else now
+            slots.append(self._on_allowed_day(start))
+        if self.run_at_times:
+            # Every time of day that has passed today without a success is due,
+            # earliest first.
+            local = now.astimezone(self.tz)
+            midnight = datetime.combine(local.date(), time(), self.tz)
+            done = _times_done_since(self.code, midnight) if self.code else set()
+            today = [
+                cron.next_after(midnight - timedelta(microseconds=1)) for cron in self._crons()
+            ]
+            passed = [s for s in today if s <= now and self.time_of_day(s) not in done]
+            slots.append(min(passed) if passed else self.next_after(now))
+        return min(slots)
 
     def resume_after(self, slot, now):
         return self.next_after(now)
@@ -277,6 +293,15 @@ def _last_success(code, for_time_of_day=None):
     return logs.first()
 
 
+def _times_done_since(code, moment) -> set:
+    """The times of day that the job ran for with success since ``moment``."""
+    from ..models import CronJobLog
+
+    logs = CronJobLog.objects.using(conf.database())
+    done = logs.filter(code=code[:64], is_success=True, end_time__gte=moment)
+    return set(done.exclude(ran_at_time=None).values_list("ran_at_time", flat=True))
+
+
 def is_tivix_job(target) -> bool:
     return isinstance(target, type) and issubclass(target, CronJobBase)
 
@@ -284,6 +309,10 @@ def is_tivix_job(target) -> bool:
 def tivix_options(job_class) -> dict:
     """The register() options that carry a Tivix class's attributes over."""
     options = {"name": job_class.code or None, "missed": "coalesce"}
+    if isinstance(job_class.schedule, Schedule) and job_class.code:
+        # A copy: two classes may share one Schedule.
+        options["schedule"] = copy.copy(job_class.schedule)
+        options["schedule"].code = job_class.code
     if job_class.ALLOW_PARALLEL_RUNS:
         options["max_running"] = 10
     if job_class.MIN_NUM_FAILURES:
