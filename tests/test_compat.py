@@ -19,7 +19,7 @@ from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from tests.effects import CALLS, record
 from tests.test_schedules import walk
-from tests.tivix_cron import FailingUntilFixed
+from tests.tivix_cron import FailingUntilFixed, MyCronJob
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -331,3 +331,110 @@ def test_async_jobs_run_when_the_caller_has_an_event_loop(async_jobs):
 
     result = asyncio.run(main())
     assert [r.status for r in result.runs] == ["ok", "ok"]
+
+
+# Tivix: settings, the log, the notification job -------------------------------------
+
+
+def test_tivix_lock_backends_map_onto_ours(settings):
+    from django_cron import conf
+    from django_cron.compat.tivix import check_tivix_settings
+
+    settings.DJANGO_CRON = {}
+    settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.cache.CacheLock"
+    settings.DJANGO_CRON_CACHE = "locks"
+    assert conf.get("LOCK_BACKEND") == "django_cron.locks.cache.CacheLock"
+    assert conf.get("LOCK_OPTIONS") == {"alias": "locks"}
+    assert check_tivix_settings() == []
+    settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.database.DatabaseLock"
+    assert conf.get("LOCK_BACKEND") == "django_cron.locks.database.DatabaseLock"
+    settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.file.FileLock"
+    assert conf.get("LOCK_BACKEND") == "django_cron.locks.database.DatabaseLock"
+    (warning,) = check_tivix_settings()
+    assert warning.id == "django_cron.W007" and "FileLock" in warning.msg
+    # The project's own setting wins, and the Tivix one is named as ignored.
+    settings.DJANGO_CRON = {"LOCK_BACKEND": "django_cron.locks.cache.CacheLock"}
+    assert conf.get("LOCK_OPTIONS") == {}
+    (warning,) = check_tivix_settings()
+    assert "DJANGO_CRON_LOCK_BACKEND is ignored" in warning.msg
+
+
+def test_tivix_settings_that_are_not_honoured_are_check_warnings(settings):
+    from django_cron.compat.tivix import check_tivix_settings
+
+    settings.DJANGO_CRON_LOCK_BACKEND = "myapp.locks.RedisLock"
+    settings.DJANGO_CRON_LOCK_TIME = 3600
+    settings.DJANGO_CRON_OUTPUT_ERRORS = False
+    warnings = check_tivix_settings()
+    assert [w.id for w in warnings] == ["django_cron.W007"] * 3
+    assert [w.msg.split(" ", 1)[0] for w in warnings] == [
+        "DJANGO_CRON_LOCK_BACKEND",
+        "DJANGO_CRON_LOCK_TIME",
+        "DJANGO_CRON_OUTPUT_ERRORS",
+    ]
+    assert all(w.hint for w in warnings)
+    settings.DJANGO_CRON_OUTPUT_ERRORS = True
+    del settings.DJANGO_CRON_LOCK_BACKEND, settings.DJANGO_CRON_LOCK_TIME
+    assert check_tivix_settings() == []
+
+
+@pytest.mark.django_db
+def test_runcrons_deletes_logs_older_than_the_tivix_setting(settings):
+    settings.DJANGO_CRON_DELETE_LOGS_OLDER_THAN = 7
+    now = timezone.now()
+    old = CronJobLog.objects.create(
+        code="x", start_time=now - timedelta(days=8), end_time=now - timedelta(days=8)
+    )
+    recent = CronJobLog.objects.create(
+        code="x", start_time=now - timedelta(days=6), end_time=now - timedelta(days=6)
+    )
+    runcrons("tests.tivix_cron.MyCronJob")
+    assert not CronJobLog.objects.filter(pk=old.pk).exists()
+    assert CronJobLog.objects.filter(pk=recent.pk).exists()
+    assert CronJobLog.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_failed_runs_notification_mails_admins_with_the_tivix_prefix(settings, mailoutbox):
+    settings.CRON_CLASSES = [
+        "tests.tivix_cron.FlakyJob",
+        "tests.tivix_cron.MyCronJob",
+        "django_cron.cron.FailedRunsNotificationCronJob",
+    ]
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.FAILED_RUNS_CRONJOB_EMAIL_PREFIX = "[site] "
+    for _ in range(4):  # FlakyJob's MIN_NUM_FAILURES
+        runcrons("--force", "tests.tivix_cron.FlakyJob")
+    runcrons("--force", "tests.tivix_cron.MyCronJob")
+    out = runcrons("django_cron.cron.FailedRunsNotificationCronJob")
+    assert out.endswith("[\N{HEAVY CHECK MARK}] django_cron.FailedRunsNotificationCronJob\n")
+    # MIN_NUM_FAILURES also sent this project's own alert (alert_after).
+    (mail,) = [mail for mail in mailoutbox if mail.subject.startswith("[site]")]
+    assert mail.subject == "[site] my_app.flaky failed 4 times in a row!"
+    assert mail.to == ["ops@example.com"]
+    assert mail.body.count("RuntimeError: remote API down") == 4
+
+
+@pytest.mark.django_db
+def test_a_tivix_job_reads_its_previous_success():
+    seen = []
+    runcrons("tests.tivix_cron.MyCronJob")
+    original = MyCronJob.do
+    try:
+        MyCronJob.do = lambda self: seen.append(self.get_prev_success_cron())
+        runcrons("--force", "tests.tivix_cron.MyCronJob")
+    finally:
+        MyCronJob.do = original
+    (previous,) = seen
+    assert previous == CronJobLog.objects.order_by("id").first()
+    assert MyCronJob.get_time_until_run() > timedelta(minutes=119)
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_cronjoblog_on_sites_with_cron_classes(admin_client):
+    runcrons("tests.tivix_cron.MyCronJob")
+    log = CronJobLog.objects.get()
+    response = admin_client.get(f"/admin/django_cron/cronjoblog/{log.pk}/change/")
+    assert response.status_code == 200
+    assert "Cron job logs" in response.content.decode()
+    assert "2 reports sent" in response.content.decode()
