@@ -1,53 +1,40 @@
 """
-A database that Tivix django-cron 0.6.0 built and ran jobs on, upgraded with
-``manage.py migrate`` alone.
+The guide "From Tivix django-cron" of docs/migrating.rst, followed on a site
+whose database Tivix django-cron 0.6.0 itself migrated and ran jobs on.
 
 The test installs Tivix 0.6.0 and Django 4.2 from the package registry into a
-virtualenv of its own, lets them migrate a site's database and run its cron
-classes, then runs this project on the same site and database.
+virtualenv of its own, which migrates the site's database and runs its cron
+classes; then the site follows the guide's steps with this project.
 """
 
 import json
 import os
 import subprocess
-import sys
-import textwrap
 import venv
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from tests.conftest import ROOT
+from tests.guides import Site, guide, server_database, settings_follow, site_database
 
 SITE_SETTINGS = """
-import json, os
-
-SECRET_KEY = "upgrade"
 USE_TZ = True
 TIME_ZONE = "Europe/Berlin"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django_cron"]
-DATABASES = {"default": json.loads(os.environ["SITE_DATABASE"])}
-if DATABASES["default"]["ENGINE"].endswith("mysql"):
-    try:
-        import MySQLdb  # noqa: F401
-    except ImportError:
-        import pymysql
-
-        pymysql.version_info = (2, 2, 1, "final", 0)
-        pymysql.install_as_MySQLdb()
-CRON_CLASSES = ["site_crons.Report", "site_crons.Broken"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django_cron", "reports"]
+CRON_CLASSES = ["reports.cron.DailyReport", "reports.cron.Broken"]
 """
 
-SITE_CRONS = """
+REPORTS_CRON = """
 from django_cron import CronJobBase, Schedule
 
 
-class Report(CronJobBase):
+class DailyReport(CronJobBase):
     RUN_EVERY_MINS = 60
     schedule = Schedule(run_every_mins=RUN_EVERY_MINS)
-    code = "site.report"
+    code = "reports.daily"
 
     def do(self):
         return "3 reports sent"
@@ -55,25 +42,22 @@ class Report(CronJobBase):
 
 class Broken(CronJobBase):
     schedule = Schedule(run_every_mins=0)
-    code = "site.broken"
+    code = "reports.broken"
 
     def do(self):
         raise RuntimeError("the mail server is down")
 """
 
-# What the test reads back through Django, as JSON.
+# What the test reads back through the site's Django, as JSON on the last line.
 READ_BACK = """
 import json
 from django_cron.models import CronJobLog, JobRun, JobState
+report = JobState.objects.get(name="reports.daily")
+last_ok = CronJobLog.objects.filter(code="reports.daily", is_success=True).latest("start_time")
 print(json.dumps({
     "logs": list(CronJobLog.objects.order_by("id").values_list("code", "is_success")),
-    "runs": list(JobRun.objects.order_by("started_at", "id").values_list("job__name", "status")),
-    "report": {
-        "next": str(JobState.objects.get(name="site.report").next_run_at),
-        "last_ok": str(CronJobLog.objects.filter(code="site.report", is_success=True)
-                        .latest("start_time").start_time),
-        "status": JobState.objects.get(name="site.report").last_status,
-    },
+    "runs": sorted(JobRun.objects.values_list("job__name", "status")),
+    "report": [str(report.next_run_at), str(last_ok.start_time), report.last_status],
 }))
 """
 
@@ -93,102 +77,85 @@ def tivix_python(tmp_path_factory):
     return python
 
 
-@pytest.fixture(params=["default", "postgresql", "mysql"])
-def site_database(request, tmp_path):
-    """An empty database for the site, as Django's DATABASES entry."""
+def _server(alias):
+    # No django_db mark: the site has a database of its own.
+    missing = settings.MISSING_SERVICES.get(alias)
+    return pytest.param(alias, marks=[pytest.mark.skip(reason=missing)] if missing else [])
+
+
+@pytest.fixture
+def site(request, tmp_path, django_db_blocker):
     alias = request.param
-    missing = django_settings.MISSING_SERVICES.get(alias)
-    if missing:
-        pytest.skip(missing)
-    name = f"tivix_upgrade{os.environ.get('DJANGO_CRON_TEST_DB_SUFFIX', '')}"
-    if alias == "default":
-        yield {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "site.sqlite3")}
-        return
-    server = django_settings.DATABASES[alias]
-    entry = {key: server[key] for key in ("ENGINE", "HOST", "PORT", "USER", "PASSWORD")}
-    entry["NAME"] = name
-    recreate = [f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"]
-    _server_sql(alias, server, recreate)
-    yield entry
-    _server_sql(alias, server, recreate[:1])
+    name = f"guide_tivix{settings.SUFFIX}"
+    with server_database(alias, name, django_db_blocker):
+        yield Site(tmp_path / "site", site_database(alias, name), pythonpath=[ROOT])
 
 
-def _server_sql(alias, server, statements):
-    if alias == "postgresql":
-        import psycopg
-
-        with psycopg.connect(
-            host=server["HOST"], user=server["USER"], dbname="postgres", autocommit=True
-        ) as connection:
-            for statement in statements:
-                connection.execute(statement)
-        return
-    import pymysql
-
-    connection = pymysql.connect(
-        host=server["HOST"], user=server["USER"], password=server["PASSWORD"] or ""
+def under_tivix(python, site, *args):
+    """Run manage.py with Tivix's package, which this project must not shadow."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [python, "manage.py", *args], cwd=site.root, env=env, capture_output=True, text=True
     )
-    with connection, connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
-def test_a_tivix_database_upgrades_with_migrate_alone_and_keeps_its_history(
-    tivix_python, site_database, tmp_path
-):
-    (tmp_path / "site_settings.py").write_text(SITE_SETTINGS)
-    (tmp_path / "site_crons.py").write_text(SITE_CRONS)
-    env = dict(os.environ, SITE_DATABASE=json.dumps(site_database), PYTHONPATH=str(tmp_path))
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+@pytest.mark.parametrize(
+    "site", [_server(alias) for alias in ("default", "postgresql", "mysql")], indirect=True
+)
+def test_the_tivix_guide_on_a_database_that_tivix_060_made(tivix_python, site):
+    steps = guide("From Tivix django-cron").steps
+    written = site.settings(SITE_SETTINGS)
+    site.app("reports", cron=REPORTS_CRON)
 
-    def manage(python, *args, extra_path=()):
-        path = os.pathsep.join([str(tmp_path), *extra_path])
-        done = subprocess.run(
-            [python, "-m", "django", *args, "--settings=site_settings"],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": path},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+    # The site as Tivix ran it: migrated, and runcrons run twice.
+    under_tivix(tivix_python, site, "migrate")
+    assert "[✔] reports.daily" in under_tivix(tivix_python, site, "runcrons")
+    second = under_tivix(tivix_python, site, "runcrons")
+    assert "[ ] reports.daily" in second and "[✘] reports.broken" in second
+    logged = [["reports.daily", True], ["reports.broken", False], ["reports.broken", False]]
 
-    def ours(*args):
-        return manage(sys.executable, *args, extra_path=[str(ROOT)])
-
-    # The site under Tivix: migrated, and runcrons run twice.
-    manage(tivix_python, "migrate")
-    assert "[✔] site.report" in manage(tivix_python, "runcrons")
-    tivix_second = manage(tivix_python, "runcrons")
-    assert "[ ] site.report" in tivix_second and "[✘] site.broken" in tivix_second
-
-    # The swap: this project on the same site and database, then migrate alone.
-    migrated = ours("migrate")
-    assert "Applying django_cron.0002_run_leases_and_pending_alerts... OK" in migrated
-    assert "Applying django_cron.0006_tivix_run_log... OK" in migrated
-    assert "No migrations to apply." in ours("migrate")
+    # Step 1: the package swap. The site runs on the test's own environment from
+    # here on, which has this project in place of Tivix's.
+    assert steps[0].commands() == [
+        "pip uninstall -y django-cron",
+        "pip install django-cron-revival",
+    ]
+    # Step 2: the settings stay as they are.
+    settings_follow(steps[1], written)
+    # Step 3: migrate alone.
+    (migrate,) = steps[2].commands()
+    out = site.run(migrate).stdout
+    assert "Applying django_cron.0002_run_leases_and_pending_alerts... OK" in out
+    assert "Applying django_cron.0006_tivix_run_log... OK" in out
+    assert "No migrations to apply." in site.run(migrate).stdout
 
     def read_back():
-        # The last line: Django 5.2's shell first says what it imported.
-        return json.loads(ours("shell", "-c", textwrap.dedent(READ_BACK)).splitlines()[-1])
+        return json.loads(site.manage("shell", "-c", READ_BACK).stdout.splitlines()[-1])
 
     before = read_back()
-    logged = [["site.report", True], ["site.broken", False], ["site.broken", False]]
     assert before["logs"] == logged
-    # Tivix's log is now run history too.
-    assert sorted(before["runs"]) == sorted(
-        [[code, "ok" if ok else "failed"] for code, ok in logged]
-    )
-    assert before["report"]["status"] == "ok"
+    # Tivix's log is run history too, and the job's latest run its state.
+    assert before["runs"] == sorted([code, "ok" if ok else "failed"] for code, ok in logged)
+    assert before["report"][2] == "ok"
 
-    # The jobs go on where Tivix left them: the report waits out its hour
-    # from Tivix's last success, the failing job runs again at once.
-    out = ours("runcrons")
-    assert "[ ] site.report" in out and "[✘] site.broken" in out
+    # Step 4: check passes, with no Tivix setting to warn about.
+    (check,) = steps[3].commands()
+    assert "System check identified no issues" in site.run(check).stdout
+    # Step 5: runcrons goes on where Tivix left off: the report waits out its
+    # hour from Tivix's last success; the failing job runs again at once.
+    (runcrons,) = steps[4].commands()
+    out = site.run(runcrons).stdout
+    assert out.startswith("Running Crons\n" + "=" * 40 + "\n")
+    assert "[ ] reports.daily" in out and "[✘] reports.broken" in out
     after = read_back()
-    assert after["logs"] == [*logged, ["site.broken", False]]
+    assert after["logs"] == [*logged, ["reports.broken", False]]
     assert len(after["runs"]) == 4
-    next_run = parse_datetime(after["report"]["next"])
-    assert next_run == parse_datetime(after["report"]["last_ok"]) + timedelta(minutes=60)
-    assert "site.report" in ours("cron", "list")
+    next_run, last_ok, _ = after["report"]
+    assert parse_datetime(next_run) == parse_datetime(last_ok) + timedelta(minutes=60)
+    # Step 6: the history shows.
+    (listing,) = steps[5].commands()
+    listed = site.run(listing).stdout
+    assert "reports.daily" in listed and "reports.broken" in listed
