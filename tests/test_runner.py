@@ -11,7 +11,7 @@ from django_cron import Job
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
 from django_cron.runs import sweep
-from django_cron.signals import cron_done
+from django_cron.signals import cron_done, run_finished
 from tests.conftest import on_each_database, wait_for
 from tests.effects import CALLS, record
 
@@ -293,6 +293,43 @@ def test_cron_done_is_sent_after_each_successful_run_only(alias, registry):
     finally:
         cron_done.disconnect(receiver)
     assert seen == [("Good", "good", "ok")]
+
+
+def test_run_finished_is_sent_with_the_recorded_run_and_a_failing_receiver_breaks_nothing(
+    alias, registry
+):
+    seen = []
+
+    def receiver(sender, name, run, **kwargs):
+        stored = JobRun.objects.using(alias).get(pk=run.pk)
+        seen.append((sender, name, run.status, stored.status, stored.finished_at is not None))
+
+    def broken(**kwargs):
+        raise RuntimeError("a receiver that fails")
+
+    def good():
+        record("good")
+
+    def bad():
+        raise RuntimeError("bad")
+
+    registry.register(good, name="good", every=60)
+    registry.register(bad, name="bad", every=60)
+    run_finished.connect(broken)
+    run_finished.connect(receiver)
+    try:
+        run_due()
+        make_due(alias, "good")
+        make_due(alias, "bad")
+        run_due()
+    finally:
+        run_finished.disconnect(receiver)
+        run_finished.disconnect(broken)
+    assert sorted(seen, key=lambda item: item[1]) == [
+        (bad, "bad", "failed", "failed", True),
+        (good, "good", "ok", "ok", True),
+    ]
+    assert names_run() == ["good"]
 
 
 def test_history_is_pruned_in_bounded_batches(alias, registry, settings):
