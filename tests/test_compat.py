@@ -346,6 +346,7 @@ def test_tivix_lock_backends_map_onto_ours(settings):
     assert conf.get("LOCK_BACKEND") == "django_cron.locks.cache.CacheLock"
     assert conf.get("LOCK_OPTIONS") == {"alias": "locks"}
     assert check_tivix_settings() == []
+    del settings.DJANGO_CRON_CACHE
     settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.database.DatabaseLock"
     assert conf.get("LOCK_BACKEND") == "django_cron.locks.database.DatabaseLock"
     settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.file.FileLock"
@@ -365,16 +366,19 @@ def test_tivix_settings_that_are_not_honoured_are_check_warnings(settings):
     settings.DJANGO_CRON_LOCK_BACKEND = "myapp.locks.RedisLock"
     settings.DJANGO_CRON_LOCK_TIME = 3600
     settings.DJANGO_CRON_OUTPUT_ERRORS = False
+    settings.DJANGO_CRON_CACHE = "locks"
     warnings = check_tivix_settings()
-    assert [w.id for w in warnings] == ["django_cron.W007"] * 3
+    assert [w.id for w in warnings] == ["django_cron.W007"] * 4
     assert [w.msg.split(" ", 1)[0] for w in warnings] == [
         "DJANGO_CRON_LOCK_BACKEND",
+        "DJANGO_CRON_CACHE",
         "DJANGO_CRON_LOCK_TIME",
         "DJANGO_CRON_OUTPUT_ERRORS",
     ]
     assert all(w.hint for w in warnings)
     settings.DJANGO_CRON_OUTPUT_ERRORS = True
     del settings.DJANGO_CRON_LOCK_BACKEND, settings.DJANGO_CRON_LOCK_TIME
+    del settings.DJANGO_CRON_CACHE
     assert check_tivix_settings() == []
 
 

@@ -445,6 +445,15 @@ def check_tivix_settings(app_configs=None, **kwargs):
             "the database lock is used, which also works across servers.",
             "Remove DJANGO_CRON_LOCK_BACKEND, or set DJANGO_CRON['LOCK_BACKEND'].",
         )
+    cache = getattr(settings, "DJANGO_CRON_CACHE", None)
+    if cache is not None and name != "django_cron.backends.lock.cache.CacheLock":
+        warn(
+            f"DJANGO_CRON_CACHE = {cache!r} is ignored: it names the cache of Tivix's "
+            "CacheLock, and DJANGO_CRON_LOCK_BACKEND does not select it.",
+            "Remove it, or set DJANGO_CRON['LOCK_BACKEND'] = "
+            "'django_cron.locks.cache.CacheLock' and DJANGO_CRON['LOCK_OPTIONS'] = "
+            f"{{'alias': {cache!r}}}.",
+        )
     if getattr(settings, "DJANGO_CRON_LOCK_TIME", None) is not None:
         # Mapping it onto the lease would keep a crashed run's job locked that long.
         warn(
