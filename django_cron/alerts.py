@@ -15,6 +15,7 @@ from django.core.mail import mail_admins
 from django.db.models import Case, F, Value, When
 
 from . import conf
+from .clock import with_offset
 from .models import JobRun, JobState
 
 logger = logging.getLogger("django_cron")
@@ -97,7 +98,8 @@ def send(name: str, state_pk, retry: bool = False) -> bool:
 
 def _mail(name, state, kind):
     if kind == RECOVERED:
-        when = f"{state.last_run_at:%Y-%m-%d %H:%M:%S %Z}" if state.last_run_at else "last run"
+        last = with_offset(state.last_run_at)
+        when = f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else "last run"
         return f"[cron] {name} recovered", f"{name} ran fine at {when} after failing."
     failures = state.consecutive_failures
     last = (

@@ -60,14 +60,7 @@ def check_settings(app_configs=None, **kwargs):
         )
     else:
         errors.extend(_check_lock_cache(backend, values["LOCK_OPTIONS"]))
-    if not settings.USE_TZ:
-        errors.append(
-            Error(
-                "django_cron needs USE_TZ = True.",
-                hint="Schedules, leases and history are kept as aware datetimes.",
-                id="django_cron.E007",
-            )
-        )
+    # django_cron.E007, "USE_TZ is False", is retired: times are then naive, as Django's.
     return errors
 
 

@@ -1,31 +1,65 @@
 """
-The database server's clock, for claims and leases.
+The database server's clock, for claims and leases, and the time as Django
+stores it.
 
 Several app servers rarely agree on the time; the one database they share gives
 a single clock to compare leases against (ShedLock's reasoning).
+
+With USE_TZ = False, Django stores naive datetimes: wall-clock time in
+TIME_ZONE. The runner then keeps time as Django does, naive, and the database's
+clock reads the wall clock too. Only the schedules work in aware datetimes,
+converted at their edge (``aware()``, ``stored()``).
 """
 
 import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
+from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, Func
 from django.db.models.functions import Now
 from django.utils import timezone
 
 
 class DbNow(Now):
-    """Now() in UTC on every backend."""
+    """Now() as Django stores datetimes: UTC, or without USE_TZ wall-clock time in TIME_ZONE."""
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        if settings.USE_TZ:
+            return super().as_postgresql(compiler, connection, **extra_context)
+        # Django sets the connection's time zone to TIME_ZONE and writes naive
+        # values, which PostgreSQL reads as wall-clock time there. The wall clock,
+        # read by the same rule, compares with them as on the other databases,
+        # also in an hour that the fall-back repeats.
+        return "STATEMENT_TIMESTAMP()::timestamp", []
 
     def as_mysql(self, compiler, connection, **extra_context):
-        # CURRENT_TIMESTAMP follows the session time zone; Django stores UTC.
-        return self.as_sql(compiler, connection, template="UTC_TIMESTAMP(6)", **extra_context)
+        # CURRENT_TIMESTAMP follows the session time zone, which Django leaves
+        # alone; Django stores UTC, or with USE_TZ = False local time. CONVERT_TZ()
+        # needs the time zone tables, which servers lack unless loaded by hand:
+        # UTC moved by TIME_ZONE's offset in force now does without them.
+        offset = utc_offset()
+        if offset is None:
+            return "UTC_TIMESTAMP(6)", []
+        return "(UTC_TIMESTAMP(6) + INTERVAL %s SECOND)", [offset]
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # SQLite has no server: its clock is this machine's, which Python reads
         # too. Read it through Python (python_now(), below), so that freezegun
         # or time-machine move it in a site's tests as they move timezone.now().
         return "django_cron_now()", []
+
+
+def utc_offset() -> int | None:
+    """
+    Return TIME_ZONE's offset from UTC now, in seconds, with USE_TZ = False;
+    None with USE_TZ. The only value in DbNow's SQL that changes (on MySQL):
+    a query compiled once is compiled again when it does.
+    """
+    if settings.USE_TZ:
+        return None
+    now = datetime.now(dt_timezone.utc).astimezone(timezone.get_default_timezone())
+    return int(now.utcoffset().total_seconds())
 
 
 def python_now() -> str:
@@ -40,6 +74,55 @@ def add_sqlite_clock(sender, connection, **kwargs) -> None:
     """Give each new SQLite connection the django_cron_now() function DbNow uses."""
     if connection.vendor == "sqlite":
         connection.connection.create_function("django_cron_now", 0, python_now)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """
+    Return ``value`` as an aware datetime. A naive one (USE_TZ = False) is
+    wall-clock time in TIME_ZONE; a time that a fall-back repeats is read as
+    its first occurrence, which is all that a stored time can say. In UTC:
+    Python adds and compares datetimes of one zone by their wall-clock times,
+    which would make an interval across a clock change an hour off.
+    """
+    if value is None or timezone.is_aware(value):
+        return value
+    local = value.replace(tzinfo=timezone.get_default_timezone(), fold=0)
+    return local.astimezone(dt_timezone.utc)
+
+
+def with_offset(value: datetime | None) -> datetime | None:
+    """Return ``value`` aware, to show: a naive one at its wall time, with TIME_ZONE's offset."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return aware(value).astimezone(timezone.get_default_timezone())
+
+
+def stored(value: datetime | None) -> datetime | None:
+    """Return the aware ``value`` as Django stores it: naive in TIME_ZONE with USE_TZ = False."""
+    if value is None or settings.USE_TZ or timezone.is_naive(value):
+        return value
+    return timezone.make_naive(value, timezone.get_default_timezone()).replace(fold=0)
+
+
+def storable_slot(schedule, slot: datetime) -> datetime:
+    """
+    Return the aware ``slot`` of ``schedule``, or the first slot after it that
+    storage keeps apart from the others. With USE_TZ = False, a slot in the
+    second pass of a repeated hour would read back as the first pass's, an
+    hour early and a wall time already run: it is skipped, as its stored time
+    cannot say when it is due. Interval jobs keep their phase.
+    """
+    while aware(stored(slot)) != slot:
+        following = schedule.next_after(slot)
+        if following <= slot:
+            raise ValueError(f"next_after({slot}) returned {following}, not a later slot")
+        slot = following
+    return slot
+
+
+def planned(schedule, slot: datetime) -> datetime:
+    """Return ``slot`` (aware, from ``schedule``) as the runner stores it: see storable_slot()."""
+    return stored(storable_slot(schedule, slot))
 
 
 def db_now_plus(delta: timedelta) -> Func:

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import conf, states
+from .clock import aware, planned
 from .models import JobRun, JobState
 from .registry import cronScheduler
 
@@ -93,7 +94,8 @@ class JobOverview:
         if self.definition.problem is not None or not self.definition.enabled:
             return None
         try:
-            return self.definition.schedule.first_after(timezone.now())
+            schedule = self.definition.schedule
+            return planned(schedule, schedule.first_after(aware(timezone.now())))
         except Exception:
             return None  # a schedule that cannot plan: its health says "broken"
 

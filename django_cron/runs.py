@@ -46,7 +46,7 @@ from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from . import alerts, conf
-from .clock import DbNow, PassClock, db_now_plus
+from .clock import DbNow, PassClock, aware, db_now_plus, planned, storable_slot, stored
 from .locks import get_lock
 from .locks.base import new_token
 from .models import JobRun, JobState
@@ -145,10 +145,12 @@ def plan(definition, seen: datetime, now: datetime):
     nothing; both then wait for the first slot after now, in phase.
     """
     schedule = definition.schedule
-    following = schedule.next_after(seen)
-    if following > now or definition.missed == "catch_up":
-        return seen, following
-    resumed = schedule.resume_after(seen, now)
+    # Schedules answer in aware datetimes; without USE_TZ the runner's are naive.
+    seen_at, now_at = aware(seen), aware(now)
+    following = storable_slot(schedule, schedule.next_after(seen_at))
+    if following > now_at or definition.missed == "catch_up":
+        return seen, stored(following)
+    resumed = planned(schedule, schedule.resume_after(seen_at, now_at))
     if definition.missed == "skip":
         return None, resumed
     return seen, resumed

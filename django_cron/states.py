@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.db.models.signals import post_delete, post_migrate
 
 from . import conf
-from .clock import DbNow
+from .clock import DbNow, aware, planned, utc_offset
 from .models import JobState
 from .registry import cronScheduler
 
@@ -83,7 +83,8 @@ def first_slot(definition, now: datetime):
     if definition.problem is not None:
         return None
     try:
-        return definition.schedule.first_after(now)
+        schedule = definition.schedule
+        return planned(schedule, schedule.first_after(aware(now)))
     except Exception as exc:
         reason = f"its schedule cannot say when it runs first ({exc!r})"
         cronScheduler.mark_broken(definition, reason)
@@ -178,6 +179,8 @@ class Compiled:
     PostgreSQL about 0.3 ms to build one against 0.1 ms to run it. Their SQL
     holds no value that changes (the database's clock is NOW() in it), so it
     is built once; Django's converters still read the rows, as for any query.
+    The exception, TIME_ZONE's offset in MySQL's clock without USE_TZ, is in
+    the key: a change of the offset compiles the query again.
     """
 
     def __init__(self):
@@ -185,11 +188,12 @@ class Compiled:
 
     def rows(self, key, alias: str, build) -> list:
         """Return the rows of the query ``build()`` makes, compiled once per ``key`` and alias."""
-        compiled = self._compiled.get((key, alias))
+        key = (key, alias, utc_offset())
+        compiled = self._compiled.get(key)
         if compiled is None:
             compiler = build().query.get_compiler(using=alias)
             sql, params = compiler.as_sql()
-            compiled = self._compiled[key, alias] = (compiler, sql, params)
+            compiled = self._compiled[key] = (compiler, sql, params)
         compiler, sql, params = compiled
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)

@@ -15,6 +15,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 
 from . import conf
+from .clock import aware
 from .locks import get_lock
 from .runner import run_due
 
@@ -110,7 +111,9 @@ class Trigger:
         if result.stopped:
             self.next_check = now  # the budget is spent: the next request goes on
         elif result.next_due is not None:
-            wake = min(result.next_due.timestamp(), now + max(poll, MAX_IDLE))
+            # aware(): without USE_TZ, timestamp() would read the naive time in
+            # the process's local time, not necessarily TIME_ZONE.
+            wake = min(aware(result.next_due).timestamp(), now + max(poll, MAX_IDLE))
             self.next_check = max(self.next_check, wake)
 
     def _pass_gate(self, poll) -> bool:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import conf
 from .availability import Unavailable, diagnose
+from .clock import with_offset
 from .health import counts, is_healthy, overview
 from .trigger import trigger
 
@@ -103,8 +104,11 @@ def _details(job) -> dict:
         "health": job.health,
         "schedule": job.schedule,
         "timezone": job.timezone,
-        "next_run": job.next_run.isoformat() if job.next_run else None,
-        "last_run": state.last_run_at.isoformat() if state and state.last_run_at else None,
+        # With their offset, also without USE_TZ: a monitor elsewhere reads them right.
+        "next_run": with_offset(job.next_run).isoformat() if job.next_run else None,
+        "last_run": (
+            with_offset(state.last_run_at).isoformat() if state and state.last_run_at else None
+        ),
         "last_status": state.last_status if state else "",
         "last_duration": state.last_duration if state else None,
         "last_error": state.last_error if state else "",

@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from django_cron.clock import with_offset
 from django_cron.models import JobState
 from django_cron.runner import run_due
 from django_cron.trigger import trigger
@@ -230,7 +231,7 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "name": "unseen",
         "health": "new",
         "schedule": "At 02:30 AM",
-        "timezone": "UTC",
+        "timezone": django_settings.TIME_ZONE,
         "last_run": None,
         "last_status": "",
         "last_duration": None,
@@ -244,8 +245,8 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "health": "failing",
         "schedule": "Every 5 minutes",
         "timezone": "Europe/Berlin",
-        "next_run": state.next_run_at.isoformat(),
-        "last_run": state.last_run_at.isoformat(),
+        "next_run": with_offset(state.next_run_at).isoformat(),
+        "last_run": with_offset(state.last_run_at).isoformat(),
         "last_status": "failed",
         "last_duration": state.last_duration,
         "last_error": "ValueError: disk full",

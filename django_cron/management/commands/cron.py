@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from django_cron import conf
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
+from django_cron.clock import aware, storable_slot
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
 from django_cron.models import JobRun, JobState, first_line
 from django_cron.registry import cronScheduler
@@ -16,7 +17,8 @@ from django_cron.worker import Worker
 
 
 def _when(dt):
-    return "-" if dt is None else timezone.localtime(dt).isoformat(timespec="seconds")
+    # With its offset: without USE_TZ, the naive time would not say which zone it is in.
+    return "-" if dt is None else timezone.localtime(aware(dt)).isoformat(timespec="seconds")
 
 
 # Django's options for every command. Django parses them before the action
@@ -201,7 +203,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"{name}: {exc}") from exc
         zone = ZoneInfo(definition.timezone)
-        moment = timezone.now()
+        moment = aware(timezone.now())
         if after:
             try:
                 moment = datetime.fromisoformat(after)
@@ -212,9 +214,11 @@ class Command(BaseCommand):
         # An interval job's slots keep the phase of its stored next run.
         state = JobState.objects.using(conf.database()).filter(name=name).first()
         if state is not None and state.next_run_at is not None:
-            slot = schedule.resume_after(state.next_run_at, moment)
+            slot = schedule.resume_after(aware(state.next_run_at), moment)
         else:
             slot = schedule.next_after(moment)
+        # The slots the runner will run: without USE_TZ, not those it cannot store.
         for _ in range(count):
+            slot = storable_slot(schedule, slot)
             self.stdout.write(slot.astimezone(zone).isoformat())
             slot = schedule.next_after(slot)
