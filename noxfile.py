@@ -3,6 +3,7 @@
     nox -l                                  # list the sessions
     nox -s "tests(python='3.13', django='6.1')" -- -x -q
     nox -t edges                            # the oldest and the newest pair
+                                            # (the oldest with USE_TZ = False)
     nox -s task_workers                     # real task workers, Celery's included
     nox -s lint
     nox -s mutation                         # mutmut; see README.rst, "Development"
@@ -49,6 +50,10 @@ def _age(pair):
 # The oldest and the newest pair carry the tag "edges": .ci/run runs `nox -t edges`,
 # so CI follows this table when a Django or a Python is added or dropped.
 EDGES = {min(PAIRS, key=_age), max(PAIRS, key=_age)}
+# The oldest pair is the one legacy sites are on, and USE_TZ = False was Django's
+# default before 5.0: its session runs the suite so (DJANGO_CRON_TEST_USE_TZ=0,
+# see tests/settings.py), which costs CI no session of its own.
+WITHOUT_USE_TZ = min(PAIRS, key=_age)
 
 # nox finds "python3.12" etc. on PATH. The Pythons here are pyenv builds, and
 # pyenv's shims answer to those names only for the versions that `pyenv global`
@@ -97,6 +102,8 @@ def tests(session, django):
     # to PyMySQL, so these sessions cover the driver the main run does not.
     mysqlclient = ["mysqlclient>=2.2.1"] if _has_mariadb_headers() else []
     session.install("-e", ".[test]", f"Django~={django}.0", *mysqlclient)
+    if (session.python, django) == WITHOUT_USE_TZ:
+        session.env.setdefault("DJANGO_CRON_TEST_USE_TZ", "0")
     # "python -m" puts the checkout on sys.path, as README's command does:
     # DJANGO_SETTINGS_MODULE is tests.settings, which the bare pytest script can't import.
     session.run("python", "-m", "pytest", *session.posargs)

@@ -5,11 +5,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connections
+from django.utils import timezone
 
 from django_cron import states
 from django_cron.registry import cronScheduler
@@ -60,6 +62,15 @@ def pytest_report_header(config):
     for name, used, detail in services_report():
         lines.append(f"  {name + ':':15}{'used' if used else 'SKIPPED'} ({detail})")
     return lines
+
+
+def wall_time(*args) -> datetime:
+    """
+    The wall-clock time ``datetime(*args)`` in TIME_ZONE as Django holds it:
+    aware, or naive with USE_TZ = False (DJANGO_CRON_TEST_USE_TZ=0).
+    """
+    value = datetime(*args)
+    return timezone.make_aware(value) if django_settings.USE_TZ else value
 
 
 def _database_param(alias):

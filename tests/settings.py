@@ -15,8 +15,11 @@ import socket
 import tempfile
 
 SECRET_KEY = "tests-only"
-USE_TZ = True
-TIME_ZONE = "UTC"
+# DJANGO_CRON_TEST_USE_TZ=0 runs the suite as a legacy site runs: USE_TZ = False,
+# and Django's old default TIME_ZONE, six hours off UTC in winter, so that naive
+# UTC mistaken for naive local time (or the reverse) fails the tests.
+USE_TZ = os.environ.get("DJANGO_CRON_TEST_USE_TZ", "1") != "0"
+TIME_ZONE = "UTC" if USE_TZ else "America/Chicago"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

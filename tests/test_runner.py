@@ -1,7 +1,6 @@
 import logging
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
 from django_cron.runs import sweep
 from django_cron.signals import cron_done, run_finished
-from tests.conftest import on_each_database, wait_for
+from tests.conftest import on_each_database, wait_for, wall_time
 from tests.effects import CALLS, record
 
 pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
@@ -50,14 +49,13 @@ def test_on_sqlite_freezegun_moves_the_runners_clock(alias, registry):
     registry.register(lambda: record("tick"), name="tick", every=300)
     with freeze_time("2014-01-01 00:00:00"):
         assert run_due().runs == []
-    assert states("default").get(name="tick").next_run_at == datetime(
-        2014, 1, 1, 0, 5, tzinfo=dt_timezone.utc
-    )
+    # Frozen times are in UTC, or without USE_TZ naive wall-clock time.
+    assert states("default").get(name="tick").next_run_at == wall_time(2014, 1, 1, 0, 5)
     with freeze_time("2014-01-01 00:04:59"):
         assert run_due().runs == []
     with freeze_time("2014-01-01 00:05:01"):
         (run,) = run_due().runs
-    assert run.started_at == datetime(2014, 1, 1, 0, 5, 1, tzinfo=dt_timezone.utc)
+    assert run.started_at == wall_time(2014, 1, 1, 0, 5, 1)
     assert names_run() == ["tick"]
 
 

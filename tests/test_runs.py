@@ -7,7 +7,8 @@ import logging
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import OperationalError, connections
@@ -127,7 +128,8 @@ def test_a_schedule_that_fails_while_planning_marks_its_job_broken(alias, regist
                 raise ValueError("no slots before the cutoff")
             return super().next_after(dt)
 
-    cutoff = timezone.now() - timedelta(minutes=1)
+    # Schedules are given aware datetimes, whatever USE_TZ says.
+    cutoff = datetime.now(dt_timezone.utc) - timedelta(minutes=1)
     registry.register(lambda: record("fading"), name="fading", schedule=Fading(60))
     registry.register(lambda: record("other"), name="other", every=60)
     run_due()

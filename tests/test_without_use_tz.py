@@ -6,7 +6,8 @@ TIME_ZONE, in Python and in the database alike, and every trigger runs jobs.
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
@@ -258,8 +259,9 @@ def test_a_time_the_fall_back_repeats_reads_back_as_written(alias, berlin):
 
 def test_a_stored_time_the_fall_back_repeats_is_its_first_occurrence(berlin):
     # 02:30 CEST, not 02:30 CET an hour later.
-    assert aware(datetime(2026, 10, 25, 2, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    assert stored(datetime(2026, 10, 25, 1, 30, tzinfo=UTC)) == datetime(2026, 10, 25, 2, 30)
+    utc = dt_timezone.utc
+    assert aware(datetime(2026, 10, 25, 2, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=utc)
+    assert stored(datetime(2026, 10, 25, 1, 30, tzinfo=utc)) == datetime(2026, 10, 25, 2, 30)
 
 
 def test_an_interval_slot_in_the_second_pass_is_skipped_keeping_the_phase(berlin):
