@@ -28,9 +28,11 @@ class DbNow(Now):
         if settings.USE_TZ:
             return super().as_postgresql(compiler, connection, **extra_context)
         # Django sets the connection's time zone to TIME_ZONE and writes naive
-        # values, which PostgreSQL reads as wall-clock time there. The wall clock,
-        # read by the same rule, compares with them as on the other databases,
-        # also in an hour that the fall-back repeats.
+        # values, which PostgreSQL turns into instants there, reading a time a
+        # fall-back repeats as its second occurrence. The statement's time as a
+        # timestamp is the wall clock, turned back by the same rule: times then
+        # compare as wall-clock times, as on the other databases. NOW() would
+        # run a time of the repeated hour at its second occurrence instead.
         return "STATEMENT_TIMESTAMP()::timestamp", []
 
     def as_mysql(self, compiler, connection, **extra_context):
@@ -134,7 +136,8 @@ class PassClock:
     """
     The database's time, read once per pass of the runner and moved on by this
     process's monotonic clock, so that a server whose clock is off neither runs
-    a slot early nor skips slots it thinks were missed.
+    a slot early nor skips slots it thinks were missed. Aware, or naive
+    without USE_TZ, as Django reads the database's time.
     """
 
     def __init__(self, start: datetime):

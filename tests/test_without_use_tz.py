@@ -17,6 +17,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from django_cron import runner
+from django_cron import states as states_module
 from django_cron.checks import check_settings
 from django_cron.clock import DbNow, aware, db_now_plus, storable_slot, stored
 from django_cron.models import JobRun, JobState
@@ -91,6 +92,26 @@ def test_the_database_clock_reads_wall_clock_time_in_time_zone(alias, naive):
     assert_wall_clock(row["now"])
     # SQLite calls its clock function once per use in a statement: microseconds apart.
     assert abs(row["later"] - row["now"] - timedelta(hours=1)) < timedelta(seconds=1)
+
+
+@pytest.mark.django_db(transaction=True, databases=["mysql"])
+def test_mysqls_clock_follows_the_offset_in_force_also_in_a_compiled_query(naive):
+    if "mysql" in naive.MISSING_SERVICES:
+        pytest.skip(naive.MISSING_SERVICES["mysql"])
+    naive.DJANGO_CRON = {**naive.DJANGO_CRON, "DATABASE": "mysql"}
+    # Chicago is UTC-6 in winter, UTC-5 in summer. A job half an hour from now
+    # on the wall clock (half an hour ago in summer) comes due, or stops being
+    # due, while this process's clock is in the other season: the offset of
+    # the moment is in the compiled query, not the offset of its first use.
+    winter = timezone.make_aware(timezone.now()).utcoffset() == timedelta(hours=-6)
+    shift = timedelta(minutes=30 if winter else -30)
+    states("mysql").create(name="near", next_run_at=timezone.now() + shift)
+    due_now = not winter
+    assert bool(states_module.due()) is due_now
+    other_season = datetime.now(dt_timezone.utc).replace(month=7 if winter else 1, tzinfo=None)
+    with freeze_time(other_season, tick=True):
+        assert bool(states_module.due()) is not due_now
+    assert bool(states_module.due()) is due_now
 
 
 @on_each_database
