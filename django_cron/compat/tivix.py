@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .. import conf
+from ..clock import aware, stored
 from ..jobs import Job
 from ..schedules import Cron, _words
 from ..schedules import Schedule as BaseSchedule
@@ -109,7 +110,7 @@ class Schedule(BaseSchedule):
 
     def time_of_day(self, slot) -> time | None:
         """The time of day of run_at_times that ``slot`` is for, if any."""
-        local = slot.astimezone(self.tz)
+        local = aware(slot).astimezone(self.tz)
         for text in self.run_at_times:
             hour, minute = (int(part) for part in text.split(":"))
             if (local.hour, local.minute, local.second) == (hour, minute, 0):
@@ -137,7 +138,7 @@ class Schedule(BaseSchedule):
             # Never run: due at once (on an allowed day); else an interval after
             # the last success that Tivix logged.
             last = self.code and _last_success(self.code[:64], for_time_of_day=False)
-            start = max(last.start_time + self._interval, now) if last else now
+            start = max(aware(last.start_time) + self._interval, now) if last else now
             slots.append(self._on_allowed_day(start))
         if self.run_at_times:
             # Every time of day that has passed today without a success is due,
@@ -162,10 +163,11 @@ class Schedule(BaseSchedule):
         started, for the same slot; a success starts the interval again (a
         forced one too) and moves on to the next time of day.
         """
+        # The run's times are as stored (naive with USE_TZ = False); so is what this returns.
         if run.status != "ok":
             delay = timedelta(minutes=self.retry_after_failure_mins or 0)
             return {
-                "next_run_at": run.started_at + delay,
+                "next_run_at": stored(aware(run.started_at) + delay),
                 "retry_slot": run.scheduled_for,
                 "retry_attempt": run.attempt + 1,
             }
@@ -173,10 +175,10 @@ class Schedule(BaseSchedule):
         if self._interval is not None:
             slots.append(self._on_allowed_day(self._interval_from(run) + self._interval))
         if self.run_at_times and not run.forced:
-            slots.append(self._next_time_of_day(run.scheduled_for))
+            slots.append(self._next_time_of_day(aware(run.scheduled_for)))
         if not slots:
             return {}  # a forced run does not count for the times of day
-        return {"next_run_at": min(slots), "retry_slot": None, "retry_attempt": 0}
+        return {"next_run_at": stored(min(slots)), "retry_slot": None, "retry_attempt": 0}
 
     def _interval_from(self, run):
         """
@@ -184,9 +186,9 @@ class Schedule(BaseSchedule):
         then, as in Tivix, at the last success that did not.
         """
         if run.forced or not self.run_at_times or self.time_of_day(run.scheduled_for) is None:
-            return run.started_at
+            return aware(run.started_at)
         last = _last_success(run.job.name[:64], for_time_of_day=False)
-        return last.start_time if last is not None else run.started_at
+        return aware(last.start_time if last is not None else run.started_at)
 
     def describe(self):
         parts = []
@@ -298,7 +300,7 @@ def _times_done_since(code, moment) -> set:
     from ..models import CronJobLog
 
     logs = CronJobLog.objects.using(conf.database())
-    done = logs.filter(code=code[:64], is_success=True, end_time__gte=moment)
+    done = logs.filter(code=code[:64], is_success=True, end_time__gte=stored(moment))
     return set(done.exclude(ran_at_time=None).values_list("ran_at_time", flat=True))
 
 
