@@ -119,12 +119,12 @@ def test_the_2009_guide_on_a_site_with_the_2009_tables(site, django_db_blocker):
     site.run(install)
     assert Path(site.run(again).stdout.strip()) == Path(django_cron.__file__)
 
-    # Step 2: USE_TZ and a trigger; "django_cron" stays, and so do
+    # Step 2: a trigger, USE_TZ left False as 2009 sites had it; "django_cron" stays, and so do
     # CRON_POLLING_FREQUENCY and autodiscover() in urls.py.
     settings_follow(
         steps.step(2),
         site.settings(
-            SITE_2009 + 'USE_TZ = True\nMIDDLEWARE = ["django_cron.middleware.CronMiddleware"]\n'
+            SITE_2009 + 'USE_TZ = False\nMIDDLEWARE = ["django_cron.middleware.CronMiddleware"]\n'
         ),
     )
     site.manage("check")
