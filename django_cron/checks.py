@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from . import conf
-from .compat.crontab import read_cronjobs
+from .compat.crontab import read_cronjobs, shell_suffix
 from .compat.tivix import read_cron_classes
 from .jobs import MISSED_POLICIES, Job
 from .registry import cronScheduler
@@ -147,10 +147,10 @@ def check_cronjobs(app_configs=None, **kwargs):
     for where, entry, job in read_cronjobs():
         if isinstance(job, Exception):
             errors.append(_bad_entry(where, entry, job, CRONJOBS_HINTS))
-        elif len(entry) == 5:
+        elif shell_suffix(entry) is not None:
             errors.append(
                 Warning(
-                    f"{where} has a shell suffix {entry[4]!r}, which is ignored: jobs run "
+                    f"{where} has a shell suffix {shell_suffix(entry)!r}, which is ignored: jobs run "
                     "inside Django here, not from a shell.",
                     hint="Write to a file from the job itself, or read its output in the admin.",
                     id="django_cron.W004",

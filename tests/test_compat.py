@@ -270,8 +270,11 @@ def test_malformed_cronjobs_and_shell_suffixes_are_reported(settings):
     settings.CRONJOBS = [
         ("* * * * *",),
         ("0 0 * * 0", "django.core.management.call_command", ["dumpdata"], {}, "> out.json"),
+        ("0 3 * * *", "tests.crontab_jobs.report", ">> /var/log/report.log"),
     ]
-    assert [e.id for e in check_cronjobs()] == ["django_cron.E011", "django_cron.W004"]
+    found = check_cronjobs()
+    assert [e.id for e in found] == ["django_cron.E011", "django_cron.W004", "django_cron.W004"]
+    assert "'>> /var/log/report.log'" in found[2].msg
 
 
 # Management-command jobs -------------------------------------------------------------
