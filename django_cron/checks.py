@@ -150,8 +150,8 @@ def check_cronjobs(app_configs=None, **kwargs):
         elif shell_suffix(entry) is not None:
             errors.append(
                 Warning(
-                    f"{where} has a shell suffix {shell_suffix(entry)!r}, which is ignored: jobs run "
-                    "inside Django here, not from a shell.",
+                    f"{where} has a shell suffix {shell_suffix(entry)!r}, which is ignored: "
+                    "jobs run inside Django here, not from a shell.",
                     hint="Write to a file from the job itself, or read its output in the admin.",
                     id="django_cron.W004",
                 )
