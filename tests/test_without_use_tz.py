@@ -26,6 +26,7 @@ from django_cron.schedules import Cron, Interval
 from django_cron.trigger import trigger
 from tests.conftest import ROOT, STARTED, on_each_database, subprocess_env, wait_for
 from tests.effects import CALLS, record
+from tests.servers import server, traffic
 
 # Django's default TIME_ZONE before 5.0: UTC-6 in winter, so naive UTC and naive
 # local time are hours apart, and a mix-up shows.
@@ -180,6 +181,31 @@ def test_cron_worker_runs_jobs_each_slot_once(alias, naive, tmp_path):
         assert_wall_clock(run.started_at)
         # Each ran in its slot (one pass apart at most), not hours off it.
         assert timedelta(0) <= run.started_at - run.scheduled_for < timedelta(seconds=5)
+
+
+@pytest.mark.races
+@on_each_database
+@pytest.mark.usefixtures("cron_db")
+def test_two_servers_under_traffic_run_each_slot_once(alias, tmp_path):
+    # Two gunicorn servers of three worker processes each, on one database, as
+    # a legacy site grows; the test reads what they stored.
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    env = {"DJANGO_CRON_TEST_USE_TZ": "0", "DJANGO_CRON_TEST_EFFECTS": effects}
+    with (
+        server("gunicorn-sync", alias, tmp_path / "one.log", **env) as one,
+        server("gunicorn-sync", alias, tmp_path / "two.log", **env) as two,
+    ):
+        statuses = traffic([one, two], seconds=7)
+    assert set(statuses) == {200}
+    ticks = [line for line in effects.read_text().splitlines() if line.startswith("server.tick")]
+    slots = list(
+        JobRun.objects.using(alias)
+        .filter(job__name="server.tick")
+        .values_list("scheduled_for", flat=True)
+    )
+    assert len(slots) >= 2, (tmp_path / "one.log").read_text()
+    assert len(set(slots)) == len(slots) == len(ticks)
 
 
 def start_worker(alias, effects):
