@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from django_cron import Job
 from django_cron.clock import with_offset
+from django_cron.compat.tivix import tivix_options
 from django_cron.models import JobRun, JobState
+from django_cron.registry import cronScheduler
+from django_cron.runner import run_due
 from django_cron.schedules import Interval
 from tests.effects import CALLS, record
 
@@ -241,6 +244,29 @@ def test_runs_queued_before_the_upgrade_get_a_lease_to_be_taken_within(django_db
             leases = dict(JobRun.objects.using("unmigrated").values_list("status", "lease_until"))
             assert leases["ok"] is None
             assert now + timedelta(seconds=290) < leases["queued"] < now + timedelta(seconds=310)
+        finally:
+            # The in-memory database lives as long as its thread: leave it without tables.
+            MigrationExecutor(connection).migrate([("django_cron", None)])
+
+
+def test_tivix_jobs_run_before_migration_0006_makes_their_log(
+    settings, registry, django_db_blocker, caplog
+):
+    """A deploy whose migrate has not run yet: CronJobLog is missing, the jobs still run."""
+    from tests.tivix_cron import MyCronJob
+
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "unmigrated"}
+    registry.register(MyCronJob, **tivix_options(MyCronJob))
+    connection = connections["unmigrated"]
+    with django_db_blocker.unblock():
+        MigrationExecutor(connection).migrate([("django_cron", "0005_queue_hand_off")])
+        try:
+            run_due()  # the job is seen; Tivix's log cannot say when it last ran
+            assert cronScheduler.get("my_app.my_cron_job").problem is None
+            (run,) = run_due(["my_app.my_cron_job"], force=True).runs
+            assert run.status == "ok" and run.message == "2 reports sent"
+            # Its CronJobLog row is what is missing, and the log says so.
+            assert "A receiver of run_finished failed" in caplog.text
         finally:
             # The in-memory database lives as long as its thread: leave it without tables.
             MigrationExecutor(connection).migrate([("django_cron", None)])

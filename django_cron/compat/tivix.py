@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from django.conf import settings
 from django.core import checks
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -285,23 +286,45 @@ class CronJobBase(Job):
         return last.start_time + timedelta(minutes=cls.schedule.run_every_mins) - timezone.now()
 
 
-def _last_success(code, for_time_of_day=None):
-    """The CronJobLog of the job's latest success (of one kind: for a time of day or not)."""
+def _read_log(query, default):
+    """
+    Return ``query()`` on CronJobLog, or ``default`` if the log cannot be read.
+    The log only carries a Tivix site's past over; a job whose log is missing
+    (migration 0006 not applied yet) runs as if it had never run, and is not
+    broken for it.
+    """
     from ..models import CronJobLog
 
-    logs = CronJobLog.objects.using(conf.database()).filter(code=code, is_success=True)
-    if for_time_of_day is not None:
-        logs = logs.filter(ran_at_time__isnull=not for_time_of_day)
-    return logs.first()
+    alias = conf.database()
+    try:
+        # A savepoint inside a transaction: a failed query must not abort it.
+        with transaction.atomic(using=alias):
+            return query(CronJobLog.objects.using(alias))
+    except DatabaseError as exc:
+        logger.warning("Tivix's CronJobLog cannot be read (%s); run manage.py migrate", exc)
+        return default
+
+
+def _last_success(code, for_time_of_day=None):
+    """The CronJobLog of the job's latest success (of one kind: for a time of day or not)."""
+
+    def latest(logs):
+        logs = logs.filter(code=code, is_success=True)
+        if for_time_of_day is not None:
+            logs = logs.filter(ran_at_time__isnull=not for_time_of_day)
+        return logs.first()
+
+    return _read_log(latest, None)
 
 
 def _times_done_since(code, moment) -> set:
     """The times of day that the job ran for with success since ``moment``."""
-    from ..models import CronJobLog
 
-    logs = CronJobLog.objects.using(conf.database())
-    done = logs.filter(code=code[:64], is_success=True, end_time__gte=stored(moment))
-    return set(done.exclude(ran_at_time=None).values_list("ran_at_time", flat=True))
+    def done(logs):
+        done = logs.filter(code=code[:64], is_success=True, end_time__gte=stored(moment))
+        return set(done.exclude(ran_at_time=None).values_list("ran_at_time", flat=True))
+
+    return _read_log(done, set())
 
 
 def is_tivix_job(target) -> bool:
