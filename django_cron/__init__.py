@@ -36,7 +36,21 @@ def get_current_time():
     return timezone.localtime(now) if timezone.is_aware(now) else now
 
 
+# Schedules kept in the database and one-off runs (db_schedules.py), imported on
+# first use: their models cannot load before Django's apps are ready.
+_DB_SCHEDULES = ("add_schedule", "cancel", "replace_schedule", "restore_schedule", "schedule_once")
+
+
+def __getattr__(name):
+    if name in _DB_SCHEDULES:
+        from . import db_schedules
+
+        return getattr(db_schedules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    *_DB_SCHEDULES,
     "CronJobBase",
     "Job",
     "Schedule",

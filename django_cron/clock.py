@@ -112,11 +112,12 @@ def storable_slot(schedule, slot: datetime) -> datetime:
     storage keeps apart from the others. With USE_TZ = False, a slot in the
     second pass of a repeated hour would read back as the first pass's, an
     hour early and a wall time already run: it is skipped, as its stored time
-    cannot say when it is due. Interval jobs keep their phase.
+    cannot say when it is due. Interval jobs keep their phase. None (a
+    schedule with no slot left) stays None.
     """
-    while aware(stored(slot)) != slot:
+    while slot is not None and aware(stored(slot)) != slot:
         following = schedule.next_after(slot)
-        if following <= slot:
+        if following is not None and following <= slot:
             raise ValueError(f"next_after({slot}) returned {following}, not a later slot")
         slot = following
     return slot

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from . import conf, states
 from .clock import aware, planned
-from .models import JobRun, JobState
+from .models import JobRun, JobSchedule, JobState
 from .registry import cronScheduler
 
 OK = "ok"
@@ -101,17 +101,28 @@ class JobOverview:
 
 
 def overview(now: datetime | None = None) -> list:
-    """Return a JobOverview for every registered job, sorted by name."""
+    """
+    Return a JobOverview for every registered job, and for every further
+    schedule kept in the database (a job of its own), sorted by name.
+    """
+    from .db_schedules import definition_for
+
     now = now or timezone.now()
-    definitions = sorted(cronScheduler.all(), key=lambda d: d.name)
+    definitions = cronScheduler.all()
     # Only the registered jobs' rows: rows of removed jobs may be many.
-    rows = JobState.objects.using(conf.database()).filter(name__in=[d.name for d in definitions])
+    table = JobState.objects.using(conf.database())
+    rows = table.filter(name__in=[d.name for d in definitions])
     states = {state.name: state for state in rows}
+    found = [(definition, states.get(definition.name)) for definition in definitions]
+    found += [(None, state) for state in table.filter(db_schedule__kind=JobSchedule.Kind.EXTRA)]
     result = []
-    for definition in definitions:
-        state = states.get(definition.name)
-        result.append(JobOverview(definition, state, health(definition, state, now)))
-    return result
+    for definition, state in found:
+        if state is not None and state.db_schedule_id is not None:
+            # Its schedule in the database: a replacement's, or a further one's.
+            definition = definition_for(state) or definition
+        if definition is not None:  # None: a further schedule of a job no longer registered
+            result.append(JobOverview(definition, state, health(definition, state, now)))
+    return sorted(result, key=lambda job: job.name)
 
 
 class _SetAside:
@@ -149,10 +160,14 @@ def counts(now: datetime | None = None) -> dict:
     # Rows of jobs no longer registered here, and of those counted above, are left out.
     strangers = states.survey(now, sync=False).strangers
     rows = JobState.objects.using(conf.database()).exclude(name__in=[*strangers, *set_aside])
+    # One-off runs are not jobs: their runs are in the history, and in the status details.
+    rows = rows.exclude(db_schedule__kind=JobSchedule.Kind.ONCE)
     failing = Q(enabled=True, last_status__in=BAD_STATUSES)
     overdue = Q(enabled=True, next_run_at__lt=now - timedelta(seconds=conf.get("GRACE")))
     found = rows.aggregate(
         rows=Count("pk"),
+        # Further schedules kept in the database: jobs that are not in the registry.
+        extras=Count("pk", filter=Q(db_schedule__kind=JobSchedule.Kind.EXTRA)),
         paused=Count("pk", filter=Q(enabled=False)),
         failing=Count("pk", filter=failing),
         overdue=Count("pk", filter=overdue & ~failing),
@@ -161,5 +176,5 @@ def counts(now: datetime | None = None) -> dict:
     result[FAILING] = found["failing"]
     result[OVERDUE] = found["overdue"]
     result[OK] = found["rows"] - found["paused"] - found["failing"] - found["overdue"]
-    result[NEW] = len(cronScheduler) - len(set_aside) - found["rows"]
+    result[NEW] = len(cronScheduler) - len(set_aside) - (found["rows"] - found["extras"])
     return result

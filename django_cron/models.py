@@ -38,6 +38,17 @@ class JobState(models.Model):
     # A failed slot waiting for its retry: which slot, and which attempt comes next.
     retry_slot = models.DateTimeField(_("retrying slot"), null=True, blank=True)
     retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)
+    # The schedule kept in the database that this row runs by, if any: the
+    # replacement of a code job's schedule, or a further schedule or one-off
+    # run, which has a row of its own (db_schedules.py).
+    db_schedule = models.OneToOneField(
+        "JobSchedule",
+        verbose_name=_("schedule in the database"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="state",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -108,6 +119,88 @@ class JobRun(models.Model):
             line += f" in {self.duration:.3f}s"
         detail = first_line(self.error or self.message)
         return f"{line}: {detail}" if detail else line
+
+
+class JobSchedule(models.Model):
+    """
+    A schedule kept in the database for a registered job or command: one that
+    replaces the code's schedule, one more with its own arguments, or a
+    one-off run. Saving one plans its next run; the runner picks it up on its
+    next pass, with no restart (db_schedules.py).
+    """
+
+    class Kind(models.TextChoices):
+        REPLACE = "replace", _("replaces the schedule in code")
+        EXTRA = "extra", _("runs as well, with its own arguments")
+        ONCE = "once", _("runs once")
+
+    job = models.CharField(
+        _("job"),
+        max_length=200,
+        help_text=_("The name of a registered job or command (see manage.py cron list)."),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.EXTRA)
+    cron = models.CharField(
+        _("cron expression"),
+        max_length=200,
+        blank=True,
+        help_text=_("Five fields, or six with seconds first; L and 5#3 work. Or give an interval."),
+    )
+    every = models.CharField(
+        _("interval"), max_length=50, blank=True, help_text=_('Seconds, or "90s", "5m", "1h30m".')
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("The zone a cron expression is read in; blank for the job's."),
+    )
+    start_date = models.DateTimeField(_("start date"), null=True, blank=True)
+    end_date = models.DateTimeField(_("end date"), null=True, blank=True)
+    at = models.DateTimeField(_("run at"), null=True, blank=True)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [
+            # One replacement per job: it is the job's schedule.
+            models.UniqueConstraint(
+                fields=["job"],
+                condition=models.Q(kind="replace"),
+                name="django_cron_one_replacement",
+            ),
+        ]
+        verbose_name = _("schedule in the database")
+        verbose_name_plural = _("schedules in the database")
+
+    def clean(self):
+        from .db_schedules import validate
+
+        validate(self)
+
+    def save(self, *args, **kwargs):
+        """Save the entry and plan its next run, together."""
+        from django.db import router, transaction
+
+        from .db_schedules import plan
+
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            plan(self)
+
+    def __str__(self):
+        if self.kind == self.Kind.ONCE:
+            return f"{self.job}, once (#{self.pk})"
+        if self.kind == self.Kind.REPLACE:
+            return f"{self.job} (replaced schedule)"
+        return f"{self.job} (schedule #{self.pk})"
 
 
 class Lock(models.Model):

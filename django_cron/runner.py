@@ -26,7 +26,7 @@ from django.db import connections
 from django.db.models import Exists
 from django.utils import timezone
 
-from . import alerts, conf, execution, runs, states, tasks
+from . import alerts, conf, db_schedules, execution, runs, states, tasks
 from .clock import PassClock
 from .heartbeat import heartbeat
 from .models import JobRun, JobState
@@ -170,7 +170,7 @@ def run_due(
     for state in rows:
         if state.alert_pending:
             alerts.send(state.name, state.pk, retry=True)
-        definition = cronScheduler.get(state.name) if state.name in cronScheduler else None
+        definition = db_schedules.definition_for(state)
         if force:
             if definition is not None and not _broken(definition):
                 todo.append((definition, state))
@@ -314,7 +314,7 @@ def _enqueue(definition, run, clock) -> None:
 
 def run_queued(name: str, run_id: int) -> str:
     """Run a job that a pass claimed and queued (the task worker's side); return its status."""
-    definition = cronScheduler.get(name)
+    definition = db_schedules.definition_named(name)
     run = runs.take(definition, run_id)
     if run is None:
         # Taken already: a redelivered or duplicate task does nothing.

@@ -45,18 +45,19 @@ from django.db import DatabaseError, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
-from . import alerts, conf
+from . import alerts, conf, db_schedules
 from .clock import DbNow, PassClock, aware, db_now_plus, planned, storable_slot, stored
 from .locks import get_lock
 from .locks.base import new_token
 from .models import JobRun, JobState
-from .registry import cronScheduler
 from .signals import run_finished
 
 logger = logging.getLogger("django_cron")
 
 LOST_ERROR = "The process running this job stopped before it finished: its lease expired."
 NOT_TAKEN_ERROR = "No task worker took this run before its lease expired."
+# The last status of a job whose last slot was missed and skipped (missed="skip").
+MISSED = "missed"
 
 
 class CannotPlan(Exception):
@@ -143,11 +144,17 @@ def plan(definition, seen: datetime, now: datetime):
     On time, or with missed="catch_up", the seen slot runs and the next one
     follows it. After missed slots, "coalesce" runs once and "skip" runs
     nothing; both then wait for the first slot after now, in phase.
+
+    A schedule's last slot (a one-off run, an end date) has no next one:
+    ``next_run_at`` becomes None. Missed by more than GRACE, "skip" drops it.
     """
     schedule = definition.schedule
     # Schedules answer in aware datetimes; without USE_TZ the runner's are naive.
     seen_at, now_at = aware(seen), aware(now)
     following = storable_slot(schedule, schedule.next_after(seen_at))
+    if following is None:
+        late = now_at - seen_at > timedelta(seconds=conf.get("GRACE"))
+        return (None if late and definition.missed == "skip" else seen), None
     if following > now_at or definition.missed == "catch_up":
         return seen, stored(following)
     resumed = planned(schedule, schedule.resume_after(seen_at, now_at))
@@ -204,6 +211,8 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
                         retry_slot=None,
                         retry_attempt=0,
                         **(lease if slot is not None else {}),
+                        # Its last slot, missed and skipped: say so where a run's outcome goes.
+                        **({"last_status": MISSED} if slot is None and following is None else {}),
                     )
                 )
                 if claimed and slot is None:
@@ -463,7 +472,9 @@ def _schedule_retry(definition, run, clock) -> None:
     delay = definition.retry_delay * definition.retry_backoff ** (run.attempt - 1)
     retry_at = clock.now() + timedelta(seconds=delay)
     # Only before the next regular slot: from there, that slot is the next try.
-    _states().filter(pk=run.job_id, next_run_at__gt=retry_at).update(
+    # A schedule with no slot left (a one-off run) retries too.
+    later = Q(next_run_at__gt=retry_at) | Q(next_run_at__isnull=True)
+    _states().filter(later, pk=run.job_id).update(
         next_run_at=retry_at, retry_slot=run.scheduled_for, retry_attempt=run.attempt + 1
     )
 
@@ -497,7 +508,7 @@ def sweep(now: datetime | None = None) -> int:
         run.status, run.finished_at, run.error = JobRun.Status.LOST, now, error
         _summarise(run, JobRun.Status.LOST, None, error)
         logger.warning("Job %s was lost: %s", run.job.name, error)
-        definition = cronScheduler.get(run.job.name) if run.job.name in cronScheduler else None
+        definition = db_schedules.definition_for(run.job)
         _follow_up(definition, run, PassClock(now))
         lost += 1
     return lost

@@ -131,10 +131,14 @@ def survey(now: datetime, sync: bool = True) -> Survey:
     with _lock:
         generation = cronScheduler.generation
         definitions = {d.name: d for d in _storable(cronScheduler.all())}
-        rows = _states().values_list("pk", "name", "schedule_key", "next_run_at")
+        rows = _states().values_list("pk", "name", "schedule_key", "next_run_at", "db_schedule")
         found, strangers = set(), set()
-        for pk, name, key, next_run_at in list(rows):
+        for pk, name, key, next_run_at, entry in list(rows):
             definition = definitions.get(name)
+            if entry is not None:
+                # Planned by its schedule in the database, as it is saved (db_schedules.py).
+                found.add(name)
+                continue
             if definition is None:
                 strangers.add(name)
                 continue
@@ -165,7 +169,9 @@ def sync_states(definitions, now: datetime) -> dict:
         states.update((s.name, s) for s in stamped.filter(name__in=[d.name for d in missing]))
     for definition in definitions:
         state = states.get(definition.name)
-        if state is not None and out_of_step(definition, state.schedule_key, state.next_run_at):
+        if state is None or state.db_schedule_id is not None:
+            continue  # planned by its schedule in the database (db_schedules.py)
+        if out_of_step(definition, state.schedule_key, state.next_run_at):
             bring_in_step(definition, state.pk, state.schedule_key, now)
             state.refresh_from_db()
     return states

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from . import conf
 from .availability import Unavailable, diagnose
 from .clock import with_offset
+from .db_schedules import one_offs
 from .health import counts, is_healthy, overview
 from .trigger import trigger
 
@@ -57,6 +58,7 @@ def status(request):
         body = summary(_ask(counts))
         if details:
             body["jobs"] = [_details(job) for job in _ask(overview)]
+            body["once"] = _ask(one_offs)
     except Unavailable as exc:
         return _unavailable(request, exc, details=details)
     return JsonResponse(body, status=200 if body["healthy"] else 503)

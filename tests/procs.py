@@ -105,6 +105,14 @@ def loop(folder, every):
         time.sleep(0.02)
 
 
+def cron_worker():
+    """Run ``manage.py cron worker`` with a job that records the "to" it is given."""
+    from django.core.management import call_command
+
+    register(lambda to="", **kwargs: record(f"db.job:{to}"), name="db.job", every=3600)
+    call_command("cron", "worker")
+
+
 def names():
     """Print the names of the registered jobs, one per line."""
     from django_cron.registry import cronScheduler
@@ -122,4 +130,5 @@ if __name__ == "__main__":
         "loop": loop,
         "names": names,
         "interrupted": interrupted,
+        "cron_worker": cron_worker,
     }[mode](*args)

@@ -252,6 +252,8 @@ if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 if TASK_ENGINE:
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
+if os.environ.get("DJANGO_CRON_TEST_POLL"):
+    DJANGO_CRON["POLLING_FREQUENCY"] = float(os.environ["DJANGO_CRON_TEST_POLL"])
 
 # A site in DEBUG that configured no logging at all, as a new project is.
 if os.environ.get("DJANGO_CRON_TEST_NO_LOGGING"):

@@ -1,4 +1,5 @@
 import argparse
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,8 +10,9 @@ from django.utils import timezone
 from django_cron import conf
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.clock import aware, storable_slot
+from django_cron.db_schedules import one_offs
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
-from django_cron.models import JobRun, JobState, first_line
+from django_cron.models import JobRun, JobSchedule, JobState, first_line
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from django_cron.worker import Worker
@@ -19,6 +21,13 @@ from django_cron.worker import Worker
 def _when(dt):
     # With its offset: without USE_TZ, the naive time would not say which zone it is in.
     return "-" if dt is None else timezone.localtime(aware(dt)).isoformat(timespec="seconds")
+
+
+def _arguments(entry) -> str:
+    """The arguments of a schedule in the database or a one-off run, as JSON."""
+    args = entry["args"] if isinstance(entry, dict) else entry.args
+    kwargs = entry["kwargs"] if isinstance(entry, dict) else entry.kwargs
+    return " ".join(json.dumps(value) for value in (args, kwargs) if value)
 
 
 # Django's options for every command. Django parses them before the action
@@ -91,6 +100,11 @@ class Command(BaseCommand):
         for job in overview():
             state = job.state
             schedule = f"{job.schedule} ({job.timezone})" if job.timezone else job.schedule
+            entry = getattr(job.definition, "entry", None)
+            if entry is not None and entry.kind == JobSchedule.Kind.REPLACE:
+                schedule += " (replaced in the database)"
+            elif entry is not None:
+                schedule += " (in the database)"
             last = "-"
             if state is not None and state.last_run_at:
                 last = f"{_when(state.last_run_at)} {state.last_status}"
@@ -112,6 +126,18 @@ class Command(BaseCommand):
                 f"    enabled:  {'yes' if job.enabled else 'no'}",
                 f"    health:   {job.health}",
             ]
+            if entry is not None and (entry.args or entry.kwargs):
+                lines.append(f"    args:     {_arguments(entry)}")
+            self.stdout.write("\n".join(lines))
+        for once in one_offs():
+            lines = [
+                once["name"],
+                f"    runs once at {_when(datetime.fromisoformat(once['at']))}: {once['state']}",
+            ]
+            if once["args"] or once["kwargs"]:
+                lines.append(f"    args:     {_arguments(once)}")
+            if once["last_error"]:
+                lines.append(f"    error:    {first_line(once['last_error'])}")
             self.stdout.write("\n".join(lines))
 
     def _say(self, text, verbosity, level=1):

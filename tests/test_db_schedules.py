@@ -1,0 +1,331 @@
+"""Schedules kept in the database and one-off runs, through the Python API and the runner."""
+
+import json
+import signal
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.utils import timezone
+
+import django_cron
+from django_cron import Job, states
+from django_cron.models import JobRun, JobSchedule, JobState
+from django_cron.runner import run_due
+from django_cron.runs import sweep
+from tests.conftest import on_each_database, start, wait_for
+from tests.effects import CALLS, record
+
+pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
+
+
+def rows(alias):
+    return JobState.objects.using(alias)
+
+
+def make_due(alias, name, ago=1.0):
+    slot = timezone.now() - timedelta(seconds=ago)
+    assert rows(alias).filter(name=name).update(next_run_at=slot) == 1
+
+
+def report(to, copies=1):
+    record("report", to=to, copies=copies)
+
+
+@pytest.fixture
+def jobs(registry):
+    registry.register(report, "nobody", name="report", every=3600)
+    registry.register(lambda: record("hourly"), name="hourly", every=3600)
+    run_due()  # the code jobs' rows, first runs an hour away
+    return registry
+
+
+# One-off runs ----------------------------------------------------------------------
+
+
+def test_a_one_off_run_runs_once_with_its_arguments_and_is_recorded(alias, jobs):
+    entry = django_cron.schedule_once("report", kwargs={"to": "ops", "copies": 2})
+    assert entry.kind == JobSchedule.Kind.ONCE and entry.pk is not None
+    (run,) = run_due().runs
+    assert CALLS == [("report", (), {"to": "ops", "copies": 2})]
+    assert run.status == "ok" and run.job.name == f"report (once {entry.pk})"
+    assert run.job.db_schedule_id == entry.pk
+    # Its slot is gone: no pass, forced sweep or new process runs it again.
+    states.forget()
+    assert run_due().runs == [] and sweep() == 0
+    assert rows(alias).get(pk=run.job_id).next_run_at is None
+    assert len(CALLS) == 1
+    # The code job keeps its own schedule.
+    assert rows(alias).get(name="report").next_run_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_a_one_off_run_waits_for_its_time(alias, jobs):
+    entry = django_cron.schedule_once("report", delay=timedelta(minutes=10), kwargs={"to": "x"})
+    assert run_due().runs == []
+    state = rows(alias).get(db_schedule=entry)
+    assert abs(state.next_run_at - (timezone.now() + timedelta(minutes=10))) < timedelta(seconds=5)
+    make_due(alias, state.name)
+    (run,) = run_due().runs
+    assert run.status == "ok"
+    assert CALLS == [("report", (), {"to": "x", "copies": 1})]
+
+
+def test_a_cancelled_one_off_run_never_runs(alias, jobs):
+    entry = django_cron.schedule_once("report", kwargs={"to": "ops"})
+    assert django_cron.cancel(entry) is True
+    assert entry.cancelled_at is not None
+    assert run_due().runs == []
+    states.forget()
+    assert run_due().runs == [] and CALLS == []
+    # Cancelling again, by id, finds nothing left to cancel.
+    assert django_cron.cancel(entry.pk) is False
+
+
+def test_a_one_off_run_that_ran_cannot_be_cancelled(alias, jobs):
+    entry = django_cron.schedule_once("report", kwargs={"to": "ops"})
+    run_due()
+    assert django_cron.cancel(entry) is False
+    entry.refresh_from_db(using=alias)
+    assert entry.cancelled_at is None
+
+
+def test_cancel_refuses_what_is_not_a_one_off_run(alias, jobs):
+    extra = django_cron.add_schedule("report", every=60, kwargs={"to": "x"})
+    with pytest.raises(JobSchedule.DoesNotExist):
+        django_cron.cancel(extra.pk)
+    with pytest.raises(JobSchedule.DoesNotExist):
+        django_cron.cancel(10**6)
+
+
+def test_arguments_that_are_not_json_fail_at_schedule_once(alias, jobs):
+    with pytest.raises(ValidationError) as caught:
+        django_cron.schedule_once("report", kwargs={"to": timezone.now()})
+    assert "JSON-serialisable" in str(caught.value.message_dict["kwargs"])
+    with pytest.raises(ValidationError) as caught:
+        django_cron.schedule_once("report", args=[{1, 2}])
+    assert "JSON-serialisable" in str(caught.value.message_dict["args"])
+    assert not JobSchedule.objects.using(alias).exists()
+
+
+def test_schedule_once_refuses_unknown_jobs_and_arguments_the_job_does_not_take(alias, jobs):
+    with pytest.raises(ValidationError) as caught:
+        django_cron.schedule_once("reprot")
+    assert "Did you mean 'report'?" in caught.value.message_dict["job"][0]
+    with pytest.raises(ValidationError) as caught:
+        django_cron.schedule_once("report", kwargs={"recipient": "ops"})
+    assert "cannot take these arguments" in caught.value.message_dict["args"][0]
+    with pytest.raises(ValueError, match="not both"):
+        django_cron.schedule_once("hourly", at=timezone.now(), delay=5)
+    assert not JobSchedule.objects.using(alias).exists()
+
+
+def test_a_one_off_run_of_a_job_class_gets_its_arguments_in_job(alias, registry):
+    class Export(Job):
+        run_every = 3600
+
+        def job(self, fmt="csv"):
+            record("export", fmt)
+
+    registry.register(Export, name="export")
+    django_cron.schedule_once("export", kwargs={"fmt": "json"})
+    run_due()
+    assert CALLS == [("export", ("json",), {})]
+
+
+def test_a_missed_one_off_run_follows_the_jobs_missed_policy_with_grace(alias, registry, settings):
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "GRACE": 60}
+    registry.register(lambda: record("skipper"), name="skipper", every=3600, missed="skip")
+    registry.register(lambda: record("coalescer"), name="coalescer", every=3600)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    late = django_cron.schedule_once("skipper", at=hour_ago)
+    django_cron.schedule_once("skipper", at=timezone.now() - timedelta(seconds=10))
+    django_cron.schedule_once("coalescer", at=hour_ago)
+    run_due()
+    # Within GRACE it runs; later, "skip" drops it and says so, "coalesce" runs it.
+    assert sorted(call[0] for call in CALLS) == ["coalescer", "skipper"]
+    missed = rows(alias).get(db_schedule=late)
+    assert missed.last_status == "missed" and missed.next_run_at is None
+    assert not JobRun.objects.using(alias).filter(job=missed).exists()
+
+
+def test_a_failed_one_off_run_is_retried_and_a_cancel_stops_the_retry(alias, registry):
+    def fails():
+        record("fails")
+        raise ValueError("no")
+
+    registry.register(fails, name="fails", every=3600, retries=2, retry_delay=600)
+    entry = django_cron.schedule_once("fails")
+    (run,) = run_due().runs
+    assert run.status == "failed"
+    state = rows(alias).get(db_schedule=entry)
+    assert state.next_run_at is not None and state.retry_attempt == 2
+    assert django_cron.cancel(entry) is True
+    # Even with its retry's time come, it does not run.
+    rows(alias).filter(pk=state.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
+    assert run_due().runs == [] and len(CALLS) == 1
+
+
+# Schedules in the database ------------------------------------------------------------
+
+
+def test_a_replaced_schedule_runs_by_the_database_and_restoring_goes_back(alias, jobs):
+    hourly = rows(alias).get(name="hourly")
+    entry = django_cron.replace_schedule("hourly", every=60)
+    state = rows(alias).get(name="hourly")
+    assert state.pk == hourly.pk and state.db_schedule_id == entry.pk
+    assert state.next_run_at < timezone.now() + timedelta(seconds=61)
+    # A new process's full read leaves the replacement alone.
+    states.forget()
+    run_due()
+    assert rows(alias).get(name="hourly").schedule_key == state.schedule_key
+    make_due(alias, "hourly")
+    (run,) = run_due().runs
+    assert run.job_id == hourly.pk and CALLS == [("hourly", (), {})]
+    following = rows(alias).get(name="hourly").next_run_at
+    assert following < timezone.now() + timedelta(seconds=61)
+    assert django_cron.restore_schedule("hourly") is True
+    restored = rows(alias).get(name="hourly")
+    assert restored.db_schedule_id is None
+    assert restored.next_run_at > timezone.now() + timedelta(minutes=59)
+    assert not JobSchedule.objects.using(alias).exists()
+
+
+def test_a_replacement_can_turn_on_a_job_that_code_turned_off(alias, registry):
+    registry.register(lambda: record("off"), name="off", every=60, enabled=False)
+    run_due()
+    make_due(alias, "off")
+    assert run_due().runs == []
+    django_cron.replace_schedule("off", enabled=True)
+    make_due(alias, "off")
+    (run,) = run_due().runs
+    assert run.status == "ok" and CALLS == [("off", (), {})]
+    django_cron.replace_schedule("off", enabled=False)
+    make_due(alias, "off")
+    assert run_due().runs == []
+
+
+def test_a_replacement_of_the_time_zone_keeps_the_codes_expression(alias, registry):
+    registry.register(lambda: None, name="nine", schedule="0 9 * * *", timezone="UTC")
+    run_due()
+    entry = django_cron.replace_schedule("nine", timezone="Asia/Tokyo")
+    state = rows(alias).get(name="nine")
+    assert state.schedule_key == "cron 0 9 * * * Asia/Tokyo"
+    local = timezone.localtime(state.next_run_at, timezone=entry_zone(entry))
+    assert (local.hour, local.minute) == (9, 0)
+
+
+def entry_zone(entry):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(entry.timezone)
+
+
+def test_a_further_schedule_runs_with_its_own_arguments(alias, jobs):
+    entry = django_cron.add_schedule("report", every=60, kwargs={"to": "board", "copies": 3})
+    state = rows(alias).get(db_schedule=entry)
+    assert state.name == f"report (schedule {entry.pk})"
+    make_due(alias, state.name)
+    (run,) = run_due().runs
+    assert run.job_id == state.pk
+    assert CALLS == [("report", (), {"to": "board", "copies": 3})]
+    # Deleted, its row stops and keeps its history.
+    entry.delete()
+    stopped = rows(alias).get(pk=state.pk)
+    assert stopped.next_run_at is None and stopped.runs.count() == 1
+
+
+def test_a_further_schedule_of_a_registered_command_passes_its_arguments(alias, registry):
+    registry.register_command("cron", "next", every=3600)
+    entry = django_cron.add_schedule("command:cron", every=60, args=["command:cron"])
+    state = rows(alias).get(db_schedule=entry)
+    make_due(alias, state.name)
+    (run,) = run_due().runs
+    # "cron next command:cron" prints the job's coming slots.
+    assert run.status == "ok", run.error
+    assert run.output.strip()
+
+
+def test_schedules_in_the_database_refuse_what_check_refuses(alias, jobs):
+    cases = [
+        ({"cron": "61 * * * *"}, "cron"),
+        ({"every": "soon"}, "every"),
+        ({"every": 60, "timezone": "Mars/Olympus"}, "timezone"),
+        ({"cron": "* * * * *", "every": 60}, "every"),
+        ({}, "cron"),
+        ({"every": 60, "kwargs": {"to": object()}}, "kwargs"),
+    ]
+    for options, field in cases:
+        with pytest.raises(ValidationError) as caught:
+            django_cron.add_schedule("report", **options)
+        assert field in caught.value.message_dict, (options, caught.value.message_dict)
+    with pytest.raises(ValidationError) as caught:
+        django_cron.add_schedule("django.contrib.sessions.models.Session.delete", every=60)
+    assert "is registered" in caught.value.message_dict["job"][0]
+    assert not JobSchedule.objects.using(alias).exists()
+
+
+def test_a_schedule_change_never_runs_a_slot_twice(alias, jobs):
+    django_cron.replace_schedule("hourly", every=60)
+    make_due(alias, "hourly")
+    assert len(run_due().runs) == 1
+    # Changed and changed back at once: the slot that ran is not planned again.
+    django_cron.replace_schedule("hourly", every=120)
+    django_cron.replace_schedule("hourly", every=60)
+    assert rows(alias).get(name="hourly").next_run_at > timezone.now()
+    assert run_due().runs == [] and len(CALLS) == 1
+
+
+def test_cron_list_shows_schedules_in_the_database_and_one_off_runs(alias, jobs, capsys):
+    django_cron.replace_schedule("hourly", every=60)
+    extra = django_cron.add_schedule("report", every=300, kwargs={"to": "board"})
+    once = django_cron.schedule_once("report", delay=600, kwargs={"to": "ops"})
+    call_command("cron", "list")
+    out = capsys.readouterr().out
+    assert "hourly\n    schedule: Every minute (replaced in the database)" in out
+    assert f"report (schedule {extra.pk})\n    schedule: Every 5 minutes" in out
+    assert f"report (once {once.pk})" in out
+    assert '"to": "ops"' in out
+
+
+def test_status_details_show_one_off_runs(alias, jobs, client):
+    once = django_cron.schedule_once("report", delay=600, kwargs={"to": "ops"})
+    body = client.get("/cron/status/", HTTP_X_CRON_KEY="test-ping-key-4f1c2a9e").json()
+    (shown,) = body["once"]
+    assert shown["id"] == once.pk and shown["job"] == "report" and shown["state"] == "pending"
+    assert shown["kwargs"] == {"to": "ops"}
+    assert json.dumps(body)
+
+
+# Real processes ---------------------------------------------------------------------------
+
+
+def test_two_cron_workers_run_a_one_off_run_once(alias, jobs, tmp_path):
+    effects = tmp_path / "effects.log"
+    effects.touch()
+    workers = [
+        start(
+            ["cron_worker"],
+            alias,
+            DJANGO_CRON_TEST_EFFECTS=effects,
+            DJANGO_CRON_TEST_POLL=1,
+            DJANGO_CRON_TEST_AUTODISCOVER=0,
+        )
+        for _ in range(2)
+    ]
+    wait_for(
+        lambda: rows(alias).filter(name="db.job").exists(), timeout=60, message="a worker's pass"
+    )
+    jobs.register(lambda **kwargs: None, name="db.job", every=3600)  # as the workers know it
+    entry = django_cron.schedule_once("db.job", delay=3, kwargs={"to": "ops"})
+    run_of = JobRun.objects.using(alias).filter(job__db_schedule=entry)
+    wait_for(lambda: run_of.filter(status="ok").exists(), timeout=60, message="the one-off run")
+    for worker in workers:
+        assert worker.poll() is None, worker.communicate()[1]
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.communicate(timeout=30)
+        assert worker.returncode == 0
+    assert [line.split()[0] for line in effects.read_text().splitlines()] == ["db.job:ops"]
+    assert run_of.count() == 1
+    assert rows(alias).get(db_schedule=entry).next_run_at is None
