@@ -8,6 +8,7 @@ hands the jobs to a background thread that claims them like any other run.
 
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -19,8 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import conf
+from .db_schedules import cancel, definition_for, one_off_state
 from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
-from .models import CronJobLog, JobRun, JobState
+from .models import CronJobLog, JobRun, JobSchedule, JobState
 from .registry import cronScheduler
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
 from .trigger import run_in_background
@@ -43,9 +45,9 @@ HEALTH_CHOICES = [
 
 def job_overview(state: JobState, now=None) -> JobOverview | None:
     """Return the JobOverview of a state row, or None if no job of its name is registered."""
-    if state.name not in cronScheduler:
+    definition = definition_for(state)
+    if definition is None:
         return None
-    definition = cronScheduler.get(state.name)
     return JobOverview(definition, state, health(definition, state, now or timezone.now()))
 
 
@@ -273,7 +275,7 @@ class JobStateAdmin(CronModelAdmin):
         if value == FAILING and obj.last_error:
             return format_html('<span title="{}">{}</span>', obj.last_error, label)
         if value == BROKEN:
-            return format_html("{}: {}", label, cronScheduler.get(obj.name).problem)
+            return format_html("{}: {}", label, definition_for(obj).problem)
         return label
 
     @admin.display(description=_("recent runs"))
@@ -373,6 +375,97 @@ class JobStateAdmin(CronModelAdmin):
         count = queryset.update(enabled=True)
         message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+def registered_names():
+    """The jobs and commands a schedule in the database may name: the registered ones only."""
+    return [(name, name) for name in sorted(d.name for d in cronScheduler.all())]
+
+
+class JobScheduleForm(forms.ModelForm):
+    # A choice of registered jobs, never an import path typed in: only code
+    # the site registered can be scheduled from the admin.
+    job = forms.ChoiceField(label=_("job"), choices=registered_names)
+
+    class Meta:
+        model = JobSchedule
+        fields = "__all__"
+
+
+@admin.register(JobSchedule)
+class JobScheduleAdmin(CronModelAdmin):
+    """
+    Schedules kept in the database. The form checks an entry as ``manage.py
+    check`` checks a job in code (``JobSchedule.clean()``), and saving it plans
+    its next run, which runners pick up at their next pass. Deleting a
+    replacement goes back to the schedule in code.
+    """
+
+    form = JobScheduleForm
+    list_display = ["__str__", "kind", "runs_when", "timezone", "enabled", "next_run", "state_of"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["job", "description"]
+    actions = ["cancel_one_off_runs"]
+    fieldsets = [
+        (None, {"fields": ["job", "kind", "enabled", "description"]}),
+        (
+            _("When"),
+            {
+                "fields": ["cron", "every", "timezone", "start_date", "end_date", "at"],
+                "description": _(
+                    "A cron expression or an interval; for a one-off run, the time to run at "
+                    "(blank: now). A replacement left blank keeps the code's schedule."
+                ),
+            },
+        ),
+        (
+            _("Arguments"),
+            {
+                "fields": ["args", "kwargs"],
+                "description": _("JSON. Given, they replace the arguments given in code."),
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.kind == JobSchedule.Kind.ONCE:
+            # A one-off run is scheduled once and can be cancelled, not moved.
+            return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+        return []
+
+    def save_model(self, request, obj, form, change):
+        obj.save(using=conf.database())  # which plans its next run
+
+    @admin.display(description=_("when"))
+    def runs_when(self, obj):
+        if obj.kind == JobSchedule.Kind.ONCE:
+            return when(obj.at)
+        return obj.cron or (f"every {obj.every}" if obj.every else _("as in code"))
+
+    @admin.display(description=_("next run"))
+    def next_run(self, obj):
+        state = getattr(obj, "state", None)
+        return when(state.next_run_at if state else None, self.get_empty_value_display())
+
+    @admin.display(description=_("state"))
+    def state_of(self, obj):
+        state = getattr(obj, "state", None)
+        if obj.kind == JobSchedule.Kind.ONCE:
+            return one_off_state(obj, state)
+        return self.shown(state.last_status if state else None)
+
+    @admin.action(description=_("Cancel the selected one-off runs"), permissions=["change"])
+    def cancel_one_off_runs(self, request, queryset):
+        pending = queryset.filter(kind=JobSchedule.Kind.ONCE)
+        count = sum(cancel(pk) for pk in pending.values_list("pk", flat=True))
+        message = ngettext(
+            "Cancelled %(count)d one-off run.", "Cancelled %(count)d one-off runs.", count
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
+        if count < queryset.count():
+            self.message_user(
+                request, _("The others had run, or were not one-off runs."), messages.WARNING
+            )
 
 
 RUN_FIELDS = [

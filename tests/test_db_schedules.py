@@ -237,7 +237,7 @@ def test_a_further_schedule_runs_with_its_own_arguments(alias, jobs):
 
 def test_a_further_schedule_of_a_registered_command_passes_its_arguments(alias, registry):
     registry.register_command("cron", "next", every=3600)
-    entry = django_cron.add_schedule("command:cron", every=60, args=["command:cron"])
+    entry = django_cron.add_schedule("command:cron", every=60, args=["next", "command:cron"])
     state = rows(alias).get(db_schedule=entry)
     make_due(alias, state.name)
     (run,) = run_due().runs
@@ -326,6 +326,7 @@ def test_two_cron_workers_run_a_one_off_run_once(alias, jobs, tmp_path):
     for worker in workers:
         worker.communicate(timeout=30)
         assert worker.returncode == 0
-    assert [line.split()[0] for line in effects.read_text().splitlines()] == ["db.job:ops"]
+    ran = [line.split()[0] for line in effects.read_text().splitlines()]
+    assert [name for name in ran if name.startswith("db.job")] == ["db.job:ops"]
     assert run_of.count() == 1
     assert rows(alias).get(db_schedule=entry).next_run_at is None
