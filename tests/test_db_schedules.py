@@ -330,3 +330,10 @@ def test_two_cron_workers_run_a_one_off_run_once(alias, jobs, tmp_path):
     assert [name for name in ran if name.startswith("db.job")] == ["db.job:ops"]
     assert run_of.count() == 1
     assert rows(alias).get(db_schedule=entry).next_run_at is None
+
+
+def test_cron_next_follows_a_replaced_schedule(alias, jobs, capsys):
+    django_cron.replace_schedule("hourly", cron="0 9 * * *", timezone="Asia/Tokyo")
+    call_command("cron", "next", "hourly", "--count", "2")
+    first, second = capsys.readouterr().out.split()
+    assert first.endswith("T09:00:00+09:00") and second.endswith("T09:00:00+09:00")

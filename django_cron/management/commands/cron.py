@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_cron import conf
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.clock import aware, storable_slot
-from django_cron.db_schedules import one_offs
+from django_cron.db_schedules import definition_for, one_offs
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
 from django_cron.models import JobRun, JobSchedule, JobState, first_line
 from django_cron.registry import cronScheduler
@@ -223,7 +223,10 @@ class Command(BaseCommand):
 
     def handle_next(self, name, after, count, **options):
         self._known([name])
-        definition = cronScheduler.get(name)
+        # An interval job's slots keep the phase of its stored next run; a
+        # schedule replaced in the database is the one that counts.
+        state = JobState.objects.using(conf.database()).filter(name=name).first()
+        definition = (definition_for(state) if state else None) or cronScheduler.get(name)
         try:
             schedule = definition.schedule
         except ValueError as exc:
@@ -237,8 +240,6 @@ class Command(BaseCommand):
                 raise CommandError(f"--after: {exc}") from exc
             if timezone.is_naive(moment):
                 moment = moment.replace(tzinfo=zone)
-        # An interval job's slots keep the phase of its stored next run.
-        state = JobState.objects.using(conf.database()).filter(name=name).first()
         if state is not None and state.next_run_at is not None:
             slot = schedule.resume_after(aware(state.next_run_at), moment)
         else:
