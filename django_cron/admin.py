@@ -431,7 +431,8 @@ class JobScheduleAdmin(CronModelAdmin):
         if obj is not None and obj.kind == JobSchedule.Kind.ONCE:
             # A one-off run is scheduled once and can be cancelled, not moved.
             return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
-        return []
+        # Its row and history belong to the job and kind it was made for.
+        return ["job", "kind"] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         obj.save(using=conf.database())  # which plans its next run

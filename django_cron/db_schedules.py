@@ -194,6 +194,11 @@ def validate(entry: JobSchedule) -> None:
         errors["job"] = f"No job or command named {entry.job!r} is registered.{hint}"
         raise ValidationError(errors)
     base = cronScheduler.get(entry.job)
+    saved = _entries().filter(pk=entry.pk).values("job", "kind").first() if entry.pk else None
+    if saved is not None and (saved["job"], saved["kind"]) != (entry.job, entry.kind):
+        # Its row, history and name go with the job and kind it was made for.
+        errors["kind"] = "The job and the kind of a saved schedule cannot change: add another."
+        raise ValidationError(errors)
     if entry.kind == Kind.ONCE:
         if entry.at is None:
             entry.at = timezone.now()

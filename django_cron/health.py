@@ -153,7 +153,20 @@ def counts(now: datetime | None = None) -> dict:
     endpoints answer, at the same cost for 10 jobs as for 10,000.
     """
     now = now or timezone.now()
-    set_aside = _set_aside.get()
+    # A replacement in the database turns a job on or off as code does (few rows).
+    replaced = dict(
+        JobSchedule.objects.using(conf.database())
+        .filter(kind=JobSchedule.Kind.REPLACE)
+        .values_list("job", "enabled")
+    )
+    set_aside = {
+        name: health
+        for name, health in _set_aside.get().items()
+        if health == BROKEN or not replaced.get(name)
+    }
+    for name, enabled in replaced.items():
+        if not enabled and name in cronScheduler:
+            set_aside.setdefault(name, PAUSED)
     result = dict.fromkeys((OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW), 0)
     for health in set_aside.values():
         result[health] += 1

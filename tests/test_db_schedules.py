@@ -337,3 +337,30 @@ def test_cron_next_follows_a_replaced_schedule(alias, jobs, capsys):
     call_command("cron", "next", "hourly", "--count", "2")
     first, second = capsys.readouterr().out.split()
     assert first.endswith("T09:00:00+09:00") and second.endswith("T09:00:00+09:00")
+
+
+def test_the_health_summary_counts_a_job_a_replacement_turned_on_or_off(alias, registry):
+    from django_cron.health import counts
+
+    registry.register(lambda: None, name="off", every=60, enabled=False)
+    registry.register(lambda: None, name="on", every=60)
+    run_due()
+    assert (counts()["paused"], counts()["ok"]) == (1, 1)
+    django_cron.replace_schedule("off", enabled=True)
+    django_cron.replace_schedule("on", enabled=False)
+    assert (counts()["paused"], counts()["ok"]) == (1, 1)
+    django_cron.replace_schedule("on", enabled=True)
+    assert (counts()["paused"], counts()["ok"]) == (0, 2)
+    # A further schedule is a job; a one-off run is not.
+    django_cron.add_schedule("on", every=60)
+    django_cron.schedule_once("on", delay=600)
+    found = counts()
+    assert found["ok"] == 3 and found["new"] == 0 and sum(found.values()) == 3
+
+
+def test_a_saved_schedule_keeps_its_job_and_kind(alias, jobs):
+    entry = django_cron.add_schedule("report", every=60, kwargs={"to": "x"})
+    entry.kind = JobSchedule.Kind.REPLACE
+    with pytest.raises(ValidationError) as caught:
+        entry.full_clean(validate_constraints=False)
+    assert "cannot change" in caught.value.message_dict["kind"][0]
