@@ -364,3 +364,15 @@ def test_a_saved_schedule_keeps_its_job_and_kind(alias, jobs):
     with pytest.raises(ValidationError) as caught:
         entry.full_clean(validate_constraints=False)
     assert "cannot change" in caught.value.message_dict["kind"][0]
+
+
+def test_a_one_off_run_of_a_queued_job_runs_in_the_task_worker(alias, registry):
+    if alias != "default":
+        pytest.skip("the immediate task backend runs on the default database")
+    registry.register(report, "nobody", name="report", every=3600, enqueue=True)
+    entry = django_cron.schedule_once("report", kwargs={"to": "worker"})
+    # The immediate backend runs the task inside enqueue(), by the row's name.
+    (run,) = run_due().runs
+    assert run.status == "ok" and run.job.db_schedule_id == entry.pk
+    assert run.queued_at is not None and run.queue_wait is not None
+    assert CALLS == [("report", (), {"to": "worker", "copies": 1})]
