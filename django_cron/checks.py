@@ -5,7 +5,6 @@ import inspect
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Warning
@@ -17,7 +16,7 @@ from .compat.crontab import read_cronjobs, shell_suffix
 from .compat.tivix import read_cron_classes
 from .jobs import MISSED_POLICIES, Job
 from .registry import cronScheduler
-from .schedules import Schedule, parse_every
+from .schedules import Cron, Schedule, parse_every
 
 
 def check_settings(app_configs=None, **kwargs):
@@ -303,16 +302,19 @@ def _check_definition(definition):
                     id="django_cron.E001",
                 )
             )
-    elif not croniter.is_valid(str(expression)):
-        errors.append(
-            Error(
-                f"Job {name!r} has an invalid cron expression {expression!r}.",
-                hint="Use five fields (minute hour day month weekday) or @hourly, @daily, "
-                "@weekly, @monthly.",
-                obj=name,
-                id="django_cron.E001",
+    else:
+        try:
+            Cron(str(expression))  # the fields alone: the time zone has a check of its own
+        except ValueError as exc:
+            errors.append(
+                Error(
+                    f"Job {name!r} has an unusable schedule: {exc}.",
+                    hint="Use five fields (minute hour day month weekday), six with seconds "
+                    "first, or @hourly, @daily, @weekly, @monthly.",
+                    obj=name,
+                    id="django_cron.E001",
+                )
             )
-        )
     try:
         ZoneInfo(definition.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -324,6 +326,20 @@ def _check_definition(definition):
                 id="django_cron.E004",
             )
         )
+    if not errors:
+        try:
+            _ = definition.schedule
+        except ValueError as exc:
+            # The fields are good: start_date or end_date is not.
+            errors.append(
+                Error(
+                    f"Job {name!r} has an unusable schedule: {exc}.",
+                    hint="Give start_date and end_date as datetimes or ISO 8601 strings "
+                    "such as '2026-05-01T09:00', the end after the start.",
+                    obj=name,
+                    id="django_cron.E001",
+                )
+            )
     if not errors and definition.problem is not None:
         # A schedule that parses but can never fire, such as "0 0 30 2 *", or
         # a name too long to store: the runner would skip the job.

@@ -15,13 +15,15 @@ from functools import cached_property
 from asgiref.sync import async_to_sync
 
 from . import conf
-from .schedules import Cron, Interval, Schedule
+from .schedules import Cron, Interval, Schedule, parse_moment
 
 OPTIONS = (
     "schedule",
     "every",
     "name",
     "timezone",
+    "start_date",
+    "end_date",
     "lease",
     "enabled",
     "missed",
@@ -136,15 +138,20 @@ class JobDefinition:
     def schedule(self) -> Schedule:
         """Return the Schedule; raise ValueError if the definition is unusable."""
         expression, every = self.schedule_spec()
+        start, end = self._option("start_date"), self._option("end_date")
         if isinstance(expression, Schedule):
+            if start is not None or end is not None:
+                raise ValueError("start_date and end_date need a cron expression or an interval")
             return expression
         if expression is not None and every is not None:
             raise ValueError("set either a cron schedule or an interval, not both")
         if expression is None and every is None:
             raise ValueError("set a cron schedule or an interval")
+        # A naive date, like a cron expression, is read in the job's time zone.
+        start, end = parse_moment(start, self.timezone), parse_moment(end, self.timezone)
         if every is not None:
-            return Interval(every)
-        return Cron(expression, self.timezone)
+            return Interval(every, start=start, end=end)
+        return Cron(expression, self.timezone, start=start, end=end)
 
     @cached_property
     def problem(self) -> str | None:

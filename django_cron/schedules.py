@@ -7,7 +7,7 @@ asks for the one after it, so interval jobs keep their phase and never drift.
 """
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +59,37 @@ def parse_every(value) -> timedelta:
     return delta
 
 
+def parse_moment(value, timezone="UTC") -> datetime | None:
+    """
+    Return ``value`` as an aware datetime, or None for None.
+
+    Accept an aware datetime, a naive one or a date (read in ``timezone``), or
+    an ISO 8601 string such as "2026-05-01T09:00" or "2026-05-01T07:00Z".
+    """
+    if value is None:
+        return None
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date and time") from None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        moment = datetime(value.year, value.month, value.day)
+    elif not isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a date and time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(timezone), fold=0)
+    return moment
+
+
+def _zone(timezone):
+    try:
+        return ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{timezone!r} is not a known time zone") from None
+
+
 def _words(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
@@ -67,11 +98,17 @@ def _words(seconds: float) -> str:
     return "Every second" if seconds == 1 else f"Every {seconds:g} seconds"
 
 
+def _when(moment: datetime, tz) -> str:
+    """Return ``moment`` in words for people: its wall-clock time in ``tz``, and the zone."""
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z")
+
+
 class Schedule:
     """The interface every schedule provides."""
 
-    def next_after(self, dt: datetime) -> datetime:
-        """Return the first slot strictly after the aware datetime ``dt``."""
+    def next_after(self, dt: datetime) -> datetime | None:
+        """Return the first slot strictly after the aware datetime ``dt``; None if none is left."""
         raise NotImplementedError("subclasses of Schedule must provide a next_after() method")
 
     def first_after(self, now: datetime) -> datetime:
@@ -105,30 +142,92 @@ class Schedule:
         raise NotImplementedError("subclasses of Schedule must provide a key property")
 
 
-class Interval(Schedule):
-    """Every ``every`` (seconds, timedelta or "5m"), counted from the first sighting."""
+class _Dated(Schedule):
+    """
+    A schedule between an optional ``start`` and ``end`` (aware datetimes,
+    APScheduler's start_date and end_date): no slot before the start, none
+    after the end. The end is a slot if the schedule has one there.
+    """
 
-    def __init__(self, every):
+    # The zone that describe() shows the dates in; None: the zone they came in.
+    tz = None
+
+    def _set_dates(self, start, end):
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise ValueError(f"the {name} must be an aware datetime, not {value!r}")
+        given = start if start is not None else end
+        self._shown_in = given and given.tzinfo
+        if start is not None and end is not None and end < start:
+            raise ValueError(
+                f"the end ({self._when(end)}) is before the start ({self._when(start)})"
+            )
+        # Kept in UTC: Python adds a timedelta to a zoned datetime by its wall clock.
+        self.start = start and start.astimezone(dt_timezone.utc)
+        self.end = end and end.astimezone(dt_timezone.utc)
+
+    def _bounded(self, slot):
+        """Return ``slot``, or None if it falls after the end."""
+        if slot is None or (self.end is not None and slot > self.end):
+            return None
+        return slot
+
+    def _when(self, moment):
+        return _when(moment, self.tz or self._shown_in)
+
+    def _dated(self, text, show):
+        """Return ``text`` followed by the start and the end, each written by ``show``."""
+        if self.start is not None:
+            text += f", from {show(self.start)}"
+        if self.end is not None:
+            text += f"{'' if self.start else ','} until {show(self.end)}"
+        return text
+
+    def _dated_repr(self):
+        return "".join(
+            f", {name}={value.isoformat()!r}"
+            for name, value in (("start", self.start), ("end", self.end))
+            if value is not None
+        )
+
+
+class Interval(_Dated):
+    """
+    Every ``every`` (seconds, timedelta or "5m"). Slots are counted from
+    ``start`` when one is given (start, start + every, ...), else from the
+    runner's first sighting of the job.
+    """
+
+    def __init__(self, every, start: datetime | None = None, end: datetime | None = None):
         self.every = parse_every(every)
+        self._set_dates(start, end)
 
     def next_after(self, dt):
-        return dt + self.every
+        if self.start is None:
+            slot = dt + self.every
+        elif dt < self.start:
+            slot = self.start
+        else:
+            slot = self.start + ((dt - self.start) // self.every + 1) * self.every
+        return self._bounded(slot)
 
     def resume_after(self, slot, now):
         if slot > now:
-            return slot
+            return self._bounded(slot)
+        if self.start is not None:
+            return self.next_after(now)
         missed = (now - slot) // self.every
-        return slot + (missed + 1) * self.every
+        return self._bounded(slot + (missed + 1) * self.every)
 
     def describe(self):
-        return _words(self.every.total_seconds())
+        return self._dated(_words(self.every.total_seconds()), self._when)
 
     @property
     def key(self):
-        return f"every {self.every.total_seconds():g}s"
+        return self._dated(f"every {self.every.total_seconds():g}s", datetime.isoformat)
 
     def __repr__(self):
-        return f"Interval({self.every.total_seconds():g})"
+        return f"Interval({self.every.total_seconds():g}{self._dated_repr()})"
 
 
 def _describe_options():
@@ -141,50 +240,104 @@ def _describe_options():
     return options
 
 
-class Cron(Schedule):
+# croniter's random values (R, R(0-29)) differ in every process that reads them.
+_RANDOM = re.compile(r"^r(\(\d+-\d+\))?(/\d+)?$", re.IGNORECASE)
+# Quartz writes the last Friday 5L; croniter wants L5.
+_LAST_WEEKDAY = re.compile(r"^[0-7]l$", re.IGNORECASE)
+
+
+def _cron_fields(expression: str) -> list[str]:
+    """Return the fields of a cron expression, or raise ValueError for one croniter cannot run."""
+    fields = _ALIASES.get(expression.lower(), expression).split()
+    if len(fields) == 7:
+        raise ValueError(
+            f"{expression!r} has a year field, which is not supported; use start_date and end_date"
+        )
+    parts = [part for field in fields for part in field.split(",")]
+    if any(_RANDOM.match(part) for part in parts):
+        raise ValueError(f"{expression!r} has a random value (R), which every process draws anew")
+    if not croniter.is_valid(expression, second_at_beginning=True):
+        weekday = fields[-1] if len(fields) >= 5 else ""
+        if _LAST_WEEKDAY.match(weekday):
+            raise ValueError(
+                f"{expression!r} is not a valid cron expression: "
+                f"write L{weekday[:-1]}, not {weekday}, for the last such weekday of the month"
+            )
+        raise ValueError(f"{expression!r} is not a valid cron expression")
+    return fields
+
+
+class Cron(_Dated):
     """
     A cron expression, read by croniter in the wall-clock time of ``timezone``.
+
+    Five fields (minute hour day month weekday), or six with seconds first.
 
     Daylight saving time follows cronie. A job at a fixed time (no ``*`` in its
     minute and hour fields) runs once on each day: a time that a spring-forward
     change skips runs that much later (02:30 becomes 03:30), and a time that a
     fall-back change repeats runs at its first occurrence only. A job with a
     wildcard in the minute or hour field follows elapsed time, so it runs in both
-    passes of a repeated hour.
+    passes of a repeated hour. A seconds field does not change this.
     """
 
     zoned = True
 
-    def __init__(self, expression: str, timezone="UTC"):
+    def __init__(
+        self,
+        expression: str,
+        timezone="UTC",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ):
         expression = " ".join(str(expression).split())
-        if not croniter.is_valid(expression):
-            raise ValueError(f"{expression!r} is not a valid cron expression")
+        fields = _cron_fields(expression)
         self.expression = expression
-        try:
-            self.tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{timezone!r} is not a known time zone") from exc
-        fields = _ALIASES.get(expression.lower(), expression).split()
-        self.wildcard = fields[0].startswith("*") or fields[1].startswith("*")
+        self.tz = _zone(timezone)
+        self._set_dates(start, end)
+        minute, hour = fields[-5:-3]
+        self.wildcard = minute.startswith("*") or hour.startswith("*")
+
+    def _walk(self, wall):
+        """Return a croniter over the naive wall-clock times after ``wall``."""
+        return croniter(self.expression, wall, second_at_beginning=True)
 
     def next_after(self, dt):
         if dt.tzinfo is None:
             raise ValueError("next_after() needs an aware datetime")
+        if self.start is not None and dt < self.start:
+            dt = self.start - timedelta(microseconds=1)  # the start itself may be a slot
+        return self._bounded(self._next(dt))
+
+    def _next(self, dt):
+        """Return the first slot strictly after ``dt``, the start and the end aside."""
         local = dt.astimezone(self.tz)
-        wall = croniter(self.expression, local.replace(tzinfo=None)).get_next(datetime)
+        wall = self._walk(local.replace(tzinfo=None)).get_next(datetime)
         slot = self._instants(wall)
         if len(slot) == 1 and slot[0] > dt and self._steady(dt, slot[0]):
             return slot[0]
         return self._next_near_change(dt)
 
+    def validate(self):
+        try:
+            first = self._next(self.start or datetime.now(dt_timezone.utc))
+        except Exception as exc:
+            raise ValueError(f"it never comes due (no date matches {self.expression!r})") from exc
+        # Only with a start: an end that has passed is a schedule that ended, not a broken one.
+        if self.start is not None and self._bounded(first) is None:
+            raise ValueError(f"{self.expression!r} has no slot between the start and the end")
+
     def _steady(self, *instants):
         """Tell whether no clock change falls near any of ``instants``."""
-        offsets = {
+        return len(self._offsets(*instants)) == 1
+
+    def _offsets(self, *instants):
+        """Return the UTC offsets in force within _DST_WINDOW of ``instants``."""
+        return {
             (moment + delta).astimezone(self.tz).utcoffset()
             for moment in instants
-            for delta in (-_DST_WINDOW, _DST_WINDOW)
+            for delta in (-_DST_WINDOW, timedelta(0), _DST_WINDOW)
         }
-        return len(offsets) == 1
 
     def _instants(self, wall):
         """Return the instants at which the naive wall-clock time ``wall`` runs."""
@@ -201,17 +354,26 @@ class Cron(Schedule):
         return [first.astimezone(dt_timezone.utc)]
 
     def _next_near_change(self, dt):
-        """next_after() for slots near a clock change: walk wall times, keep the earliest."""
-        start = (dt - _DST_WINDOW).astimezone(self.tz).replace(tzinfo=None)
-        walk = croniter(self.expression, start)
+        """
+        next_after() for slots near a clock change: walk wall times, keep the earliest.
+
+        A wall time runs at itself minus an offset in force near it, so none
+        before dt plus the least such offset runs after dt, and none after the
+        best instant found plus the greatest runs before it. The walk covers
+        that span only: a seconds field makes every wall time a step.
+        """
+        utc = dt.astimezone(dt_timezone.utc).replace(tzinfo=None)
+        walk = self._walk(utc + min(self._offsets(dt)))
         best = None
         while True:
             wall = walk.get_next(datetime)
             for instant in self._instants(wall):
                 if instant > dt and (best is None or instant < best):
                     best = instant
-            if best is not None and wall > _naive_local(best, self.tz) + 2 * _DST_WINDOW:
-                return best
+            if best is not None:
+                last = best.astimezone(dt_timezone.utc).replace(tzinfo=None)
+                if wall > last + max(self._offsets(best)):
+                    return best
 
     def describe(self):
         try:
@@ -220,14 +382,36 @@ class Cron(Schedule):
             )
         except Exception:  # cron-descriptor rejects some croniter extensions
             text = self.expression
-        return text
+        return self._dated(text, self._when)
 
     @property
     def key(self):
-        return f"cron {self.expression} {self.tz}"
+        return self._dated(f"cron {self.expression} {self.tz}", datetime.isoformat)
 
     def __repr__(self):
-        return f"Cron({self.expression!r}, {str(self.tz)!r})"
+        return f"Cron({self.expression!r}, {str(self.tz)!r}{self._dated_repr()})"
+
+
+def build_schedule(cron: str = "", every=None, timezone="UTC", start=None, end=None) -> Schedule:
+    """
+    Return a checked Cron or Interval: give a cron expression or an interval.
+
+    ``start`` and ``end`` may be aware datetimes, naive ones or dates (read in
+    ``timezone``), or ISO 8601 strings. Raise ValueError with a short message
+    for people (a form's error) if the schedule cannot run.
+    """
+    cron = (cron or "").strip()
+    if cron and every not in (None, ""):
+        raise ValueError("give a cron expression or an interval, not both")
+    if not cron and every in (None, ""):
+        raise ValueError("give a cron expression or an interval")
+    start, end = parse_moment(start, timezone), parse_moment(end, timezone)
+    if cron:
+        schedule = Cron(cron, timezone, start=start, end=end)
+    else:
+        schedule = Interval(every, start=start, end=end)
+    schedule.validate()
+    return schedule
 
 
 def _exists(aware):
@@ -236,5 +420,33 @@ def _exists(aware):
     return back.replace(tzinfo=None) == aware.replace(tzinfo=None)
 
 
-def _naive_local(instant, tz):
-    return instant.astimezone(tz).replace(tzinfo=None)
+class Once(Schedule):
+    """One slot, at the aware datetime ``at``: a one-off run (APScheduler's date trigger)."""
+
+    def __init__(self, at: datetime):
+        if at.tzinfo is None:
+            raise ValueError("a one-off run needs an aware datetime")
+        self.at = at.astimezone(dt_timezone.utc)
+
+    def next_after(self, dt):
+        return self.at if self.at > dt else None
+
+    def first_after(self, now):
+        # Due already when asked for (delay=0, or a date just past): it still runs.
+        return self.at
+
+    def resume_after(self, slot, now):
+        return None
+
+    def validate(self):
+        pass  # a date in the past is due at once, not broken
+
+    def describe(self):
+        return f"Once, at {self.at.isoformat()}"
+
+    @property
+    def key(self):
+        return f"once {self.at.isoformat()}"
+
+    def __repr__(self):
+        return f"Once({self.at.isoformat()!r})"

@@ -49,6 +49,19 @@ def other():
         ({"every": 60, "lease": -1}, "django_cron.E009"),
         ({"schedule": "0 0 30 2 *"}, "django_cron.E016"),
         ({"schedule": "0 0 31 4,6,9,11 *"}, "django_cron.E016"),
+        ({"schedule": "0 0 25 * * *"}, "django_cron.E001"),  # six fields: hour 25
+        ({"schedule": "0 0 9 * * * 2027"}, "django_cron.E001"),
+        ({"schedule": "0 0 * * 5L"}, "django_cron.E001"),
+        ({"every": 60, "start_date": "2026-05-02", "end_date": "2026-05-01"}, "django_cron.E001"),
+        ({"schedule": "@daily", "start_date": "next week"}, "django_cron.E001"),
+        (
+            {
+                "schedule": "0 9 * * *",
+                "start_date": "2026-05-01T10:00",
+                "end_date": "2026-05-01T11:00",
+            },
+            "django_cron.E016",
+        ),
     ],
 )
 def test_bad_job_options_fail_the_check_with_an_id_and_a_hint(registry, options, expected):
@@ -111,6 +124,35 @@ def test_manage_py_check_fails_on_a_bad_job(registry):
     registry.register(noop, name="bad", schedule="99 * * * *")
     with pytest.raises(SystemCheckError, match=r"django_cron\.E001"):
         call_command("check")
+
+
+def test_manage_py_check_names_a_bad_six_field_expression(registry):
+    # Read seconds first, "0 0 25 * * *" asks for hour 25.
+    registry.register(noop, name="bad", schedule="0 0 25 * * *")
+    with pytest.raises(SystemCheckError, match=r"django_cron\.E001.*'0 0 25 \* \* \*'"):
+        call_command("check")
+
+
+def test_manage_py_check_fails_on_an_end_date_before_the_start_date(registry):
+    registry.register(noop, name="bad", every=60, start_date="2026-05-02", end_date="2026-05-01")
+    with pytest.raises(SystemCheckError, match=r"django_cron\.E001.*before the start"):
+        call_command("check")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"schedule": "0 30 9 * * MON"},
+        {"schedule": "0 0 9 * * 5#3"},
+        {"schedule": "0 18 * * L5"},
+        {"schedule": "0 9 L * *"},
+        {"schedule": "*/10 * * * * *", "end_date": "2020-01-01T00:00Z"},  # ended, not broken
+        {"every": "5m", "start_date": "2026-05-01T09:00", "end_date": "2026-06-01T09:00"},
+    ],
+)
+def test_six_fields_l_hash_and_dates_pass_the_checks(registry, options):
+    registry.register(noop, name="fine", **options)
+    assert check_jobs() == []
 
 
 def test_the_discovered_jobs_pass_the_checks():
