@@ -139,13 +139,10 @@ def definition_for(state: JobState):
 
 def definition_named(name: str):
     """Return the definition of the state row ``name`` (a task worker gets a name)."""
-    if name in cronScheduler:
-        state = _states().filter(name=name).only("pk", "name", "db_schedule").first()
-        if state is None or state.db_schedule_id is None:
-            return cronScheduler.get(name)
-    else:
-        state = _states().filter(name=name).only("pk", "name", "db_schedule").first()
-    definition = definition_for(state) if state is not None else None
+    state = _states().filter(name=name).only("pk", "name", "db_schedule").first()
+    if state is None:
+        return cronScheduler.get(name)  # a KeyError if it is not registered either
+    definition = definition_for(state)
     if definition is None:
         raise KeyError(name)
     return definition
@@ -194,7 +191,7 @@ def validate(entry: JobSchedule) -> None:
         errors["job"] = f"No job or command named {entry.job!r} is registered.{hint}"
         raise ValidationError(errors)
     base = cronScheduler.get(entry.job)
-    saved = _entries().filter(pk=entry.pk).values("job", "kind").first() if entry.pk else None
+    saved = _entries().filter(pk=entry.pk).values("job", "kind", "at").first() if entry.pk else None
     if saved is not None and (saved["job"], saved["kind"]) != (entry.job, entry.kind):
         # Its row, history and name go with the job and kind it was made for.
         errors["kind"] = "The job and the kind of a saved schedule cannot change: add another."
@@ -202,7 +199,7 @@ def validate(entry: JobSchedule) -> None:
     if entry.kind == Kind.ONCE:
         if entry.at is None:
             entry.at = timezone.now()
-        elif entry.pk is not None and _done(entry):
+        elif saved is not None and saved["at"] != entry.at and _done(entry):
             errors["at"] = "It ran or was cancelled already: schedule another one-off run."
         for field in ("cron", "every", "start_date", "end_date"):
             if getattr(entry, field):

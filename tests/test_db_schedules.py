@@ -376,3 +376,15 @@ def test_a_one_off_run_of_a_queued_job_runs_in_the_task_worker(alias, registry):
     assert run.status == "ok" and run.job.db_schedule_id == entry.pk
     assert run.queued_at is not None and run.queue_wait is not None
     assert CALLS == [("report", (), {"to": "worker", "copies": 1})]
+
+
+def test_a_one_off_run_that_ran_cannot_be_moved_to_run_again(alias, jobs):
+    entry = django_cron.schedule_once("report", kwargs={"to": "ops"})
+    run_due()
+    entry.refresh_from_db(using=alias)
+    entry.description = "kept"
+    entry.full_clean(validate_constraints=False)  # unchanged otherwise: fine
+    entry.at += timedelta(hours=1)
+    with pytest.raises(ValidationError) as caught:
+        entry.full_clean(validate_constraints=False)
+    assert "ran or was cancelled already" in caught.value.message_dict["at"][0]
