@@ -1,10 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "django_cron"
 
 urlpatterns = [
     path("ping/<str:key>/", views.ping, name="ping"),
     path("status/", views.status, name="status"),
+    # The operator API (docs/api.rst). A job's name may hold slashes: <path:>.
+    path("api/jobs/", api.jobs, name="api-jobs"),
+    path("api/jobs/<path:name>/run/", api.run, name="api-run"),
+    path("api/jobs/<path:name>/pause/", api.pause, name="api-pause"),
+    path("api/jobs/<path:name>/resume/", api.resume, name="api-resume"),
+    path("api/jobs/<path:name>/once/", api.once, name="api-once"),
+    path("api/once/<int:pk>/cancel/", api.cancel, name="api-cancel"),
 ]
