@@ -64,10 +64,10 @@ class Job:
 
     def run(self, *args, **kwargs):
         """Run the job. The 2009 API lets subclasses override this instead of job()."""
-        return self.job()
+        return self.job(*args, **kwargs)
 
-    def job(self):
-        """Do the job's work. Subclasses override this."""
+    def job(self, *args, **kwargs):
+        """Do the job's work, with the arguments it was registered or scheduled with."""
 
 
 async def _wait_for(awaitable):
