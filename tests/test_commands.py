@@ -9,14 +9,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from django_cron import Job
 from django_cron.clock import with_offset
 from django_cron.compat.tivix import tivix_options
-from django_cron.models import JobRun, JobState
+from django_cron.models import CronJobLog, JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from django_cron.schedules import Interval
@@ -249,18 +249,29 @@ def test_runs_queued_before_the_upgrade_get_a_lease_to_be_taken_within(django_db
             MigrationExecutor(connection).migrate([("django_cron", None)])
 
 
-def test_tivix_jobs_run_before_migration_0006_makes_their_log(
+def test_tivix_jobs_wait_for_migrate_then_run_without_their_log_table(
     settings, registry, django_db_blocker, caplog
 ):
-    """A deploy whose migrate has not run yet: CronJobLog is missing, the jobs still run."""
+    """
+    A deploy whose migrate has not run yet: the runner's pass fails on the
+    missing column, marks nothing broken, and once migrated the jobs run with
+    no restart, even with Tivix's CronJobLog table missing.
+    """
     from tests.tivix_cron import MyCronJob
 
     settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "unmigrated"}
     registry.register(MyCronJob, **tivix_options(MyCronJob))
     connection = connections["unmigrated"]
     with django_db_blocker.unblock():
-        MigrationExecutor(connection).migrate([("django_cron", "0005_queue_hand_off")])
+        MigrationExecutor(connection).migrate([("django_cron", "0006_tivix_run_log")])
         try:
+            with pytest.raises(DatabaseError):
+                run_due()  # migration 0007 is pending
+            assert cronScheduler.get("my_app.my_cron_job").problem is None
+            executor = MigrationExecutor(connection)
+            executor.migrate(executor.loader.graph.leaf_nodes("django_cron"))
+            with connection.schema_editor() as editor:
+                editor.delete_model(CronJobLog)
             run_due()  # the job is seen; Tivix's log cannot say when it last ran
             assert cronScheduler.get("my_app.my_cron_job").problem is None
             (run,) = run_due(["my_app.my_cron_job"], force=True).runs
@@ -268,6 +279,9 @@ def test_tivix_jobs_run_before_migration_0006_makes_their_log(
             # Its CronJobLog row is what is missing, and the log says so.
             assert "A receiver of run_finished failed" in caplog.text
         finally:
+            if CronJobLog._meta.db_table not in connection.introspection.table_names():
+                with connection.schema_editor() as editor:
+                    editor.create_model(CronJobLog)
             # The in-memory database lives as long as its thread: leave it without tables.
             MigrationExecutor(connection).migrate([("django_cron", None)])
 
