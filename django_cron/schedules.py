@@ -111,12 +111,12 @@ class Schedule:
         """Return the first slot strictly after the aware datetime ``dt``; None if none is left."""
         raise NotImplementedError("subclasses of Schedule must provide a next_after() method")
 
-    def first_after(self, now: datetime) -> datetime:
-        """Return the first slot of a job seen for the first time at ``now``."""
+    def first_after(self, now: datetime) -> datetime | None:
+        """Return the first slot of a job first seen at ``now``; None if none is left."""
         return self.next_after(now)
 
-    def resume_after(self, slot: datetime, now: datetime) -> datetime:
-        """Return the first slot after ``now``, in the phase of the earlier ``slot``."""
+    def resume_after(self, slot: datetime, now: datetime) -> datetime | None:
+        """Return the first slot after ``now``, in the phase of the earlier ``slot``; or None."""
         return self.next_after(now)
 
     # Whether the time zone changes the slots (it does for cron expressions).
