@@ -388,3 +388,10 @@ def test_a_one_off_run_that_ran_cannot_be_moved_to_run_again(alias, jobs):
     with pytest.raises(ValidationError) as caught:
         entry.full_clean(validate_constraints=False)
     assert "ran or was cancelled already" in caught.value.message_dict["at"][0]
+
+
+def test_cron_next_stops_at_the_last_slot(alias, registry, capsys):
+    end = timezone.now() + timedelta(minutes=3)
+    registry.register(lambda: None, name="ending", every=60, end_date=end)
+    call_command("cron", "next", "ending", "--count", "10")
+    assert 2 <= len(capsys.readouterr().out.split()) <= 3

@@ -247,5 +247,7 @@ class Command(BaseCommand):
         # The slots the runner will run: without USE_TZ, not those it cannot store.
         for _ in range(count):
             slot = storable_slot(schedule, slot)
+            if slot is None:
+                break  # past its end date, or a one-off run's one slot
             self.stdout.write(slot.astimezone(zone).isoformat())
             slot = schedule.next_after(slot)
