@@ -153,41 +153,39 @@ def counts(now: datetime | None = None) -> dict:
     endpoints answer, at the same cost for 10 jobs as for 10,000.
     """
     now = now or timezone.now()
-    # A replacement in the database turns a job on or off as code does (few rows).
-    replaced = dict(
-        JobSchedule.objects.using(conf.database())
-        .filter(kind=JobSchedule.Kind.REPLACE)
-        .values_list("job", "enabled")
-    )
-    set_aside = {
-        name: health
-        for name, health in _set_aside.get().items()
-        if health == BROKEN or not replaced.get(name)
-    }
-    for name, enabled in replaced.items():
-        if not enabled and name in cronScheduler:
-            set_aside.setdefault(name, PAUSED)
-    result = dict.fromkeys((OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW), 0)
-    for health in set_aside.values():
-        result[health] += 1
-    # Rows of jobs no longer registered here, and of those counted above, are left out.
+    set_aside = _set_aside.get()
+    broken = [name for name, health in set_aside.items() if health == BROKEN]
+    off = [name for name, health in set_aside.items() if health == PAUSED]
+    # Rows of jobs no longer registered here, and of broken ones, are left out.
     strangers = states.survey(now, sync=False).strangers
-    rows = JobState.objects.using(conf.database()).exclude(name__in=[*strangers, *set_aside])
+    rows = JobState.objects.using(conf.database()).exclude(name__in=[*strangers, *broken])
     # One-off runs are not jobs: their runs are in the history, and in the status details.
     rows = rows.exclude(db_schedule__kind=JobSchedule.Kind.ONCE)
-    failing = Q(enabled=True, last_status__in=BAD_STATUSES)
-    overdue = Q(enabled=True, next_run_at__lt=now - timedelta(seconds=conf.get("GRACE")))
+    # Paused from the admin; off in a schedule kept in the database; or off in
+    # code, unless a replacement in the database turns the job on.
+    paused = (
+        Q(enabled=False)
+        | Q(db_schedule__enabled=False)
+        | (Q(name__in=off) & ~Q(db_schedule__enabled=True))
+    )
+    failing = ~paused & Q(last_status__in=BAD_STATUSES)
+    overdue = ~paused & Q(next_run_at__lt=now - timedelta(seconds=conf.get("GRACE")))
     found = rows.aggregate(
         rows=Count("pk"),
         # Further schedules kept in the database: jobs that are not in the registry.
         extras=Count("pk", filter=Q(db_schedule__kind=JobSchedule.Kind.EXTRA)),
-        paused=Count("pk", filter=Q(enabled=False)),
+        off_rows=Count("pk", filter=Q(name__in=off)),
+        paused=Count("pk", filter=paused),
         failing=Count("pk", filter=failing),
         overdue=Count("pk", filter=overdue & ~failing),
     )
-    result[PAUSED] += found["paused"]
+    result = dict.fromkeys((OK, OVERDUE, FAILING, BROKEN, PAUSED, NEW), 0)
+    result[BROKEN] = len(broken)
+    # Jobs off in code that the runner has not seen yet are paused too.
+    result[PAUSED] = found["paused"] + len(off) - found["off_rows"]
     result[FAILING] = found["failing"]
     result[OVERDUE] = found["overdue"]
     result[OK] = found["rows"] - found["paused"] - found["failing"] - found["overdue"]
-    result[NEW] = len(cronScheduler) - len(set_aside) - (found["rows"] - found["extras"])
+    code_rows = found["rows"] - found["extras"] - found["off_rows"]
+    result[NEW] = len(cronScheduler) - len(set_aside) - code_rows
     return result

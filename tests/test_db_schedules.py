@@ -340,7 +340,7 @@ def test_cron_next_follows_a_replaced_schedule(alias, jobs, capsys):
 
 
 def test_the_health_summary_counts_a_job_a_replacement_turned_on_or_off(alias, registry):
-    from django_cron.health import counts
+    from django_cron.health import counts, overview
 
     registry.register(lambda: None, name="off", every=60, enabled=False)
     registry.register(lambda: None, name="on", every=60)
@@ -356,6 +356,12 @@ def test_the_health_summary_counts_a_job_a_replacement_turned_on_or_off(alias, r
     django_cron.schedule_once("on", delay=600)
     found = counts()
     assert found["ok"] == 3 and found["new"] == 0 and sum(found.values()) == 3
+    django_cron.add_schedule("on", every=60, enabled=False)
+    found = counts()
+    assert found["paused"] == 1 and found["ok"] == 3 and sum(found.values()) == 4
+    # The summary is what the job list says, job by job.
+    listed = [job.health for job in overview()]
+    assert sorted(listed) == ["ok", "ok", "ok", "paused"]
 
 
 def test_a_saved_schedule_keeps_its_job_and_kind(alias, jobs):
