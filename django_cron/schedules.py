@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import Options, get_description
 from croniter import croniter
+from django.utils.dateparse import parse_date, parse_datetime
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
@@ -68,13 +69,17 @@ def parse_moment(value, timezone="UTC") -> datetime | None:
     """
     if value is None:
         return None
-    moment = value
     if isinstance(value, str):
+        text = value.strip()
+        # Django's parsers: Python 3.10's fromisoformat() refuses a "Z" for UTC.
         try:
-            moment = datetime.fromisoformat(value.strip())
+            value = parse_datetime(text) or parse_date(text)
         except ValueError:
-            raise ValueError(f"{value!r} is not a date and time") from None
-    elif isinstance(value, date) and not isinstance(value, datetime):
+            value = None  # well-formed, but no such date
+        if value is None:
+            raise ValueError(f"{text!r} is not a date and time")
+    moment = value
+    if isinstance(value, date) and not isinstance(value, datetime):
         moment = datetime(value.year, value.month, value.day)
     elif not isinstance(value, datetime):
         raise ValueError(f"{value!r} is not a date and time")
