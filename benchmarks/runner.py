@@ -2,10 +2,13 @@
 The runner's cost on PostgreSQL, side by side with django-apscheduler and
 django-celery-beat on the same database, in one run.
 
-Run from the repository root (about four minutes on 2 cores):
+Run from the repository root (about four minutes on 2 cores), in a
+virtualenv of its own: the test extra's rq-scheduler brings the ``crontab``
+package, whose module django-celery-beat's python-crontab would need::
 
-    .venv/bin/pip install django-celery-beat django-apscheduler
-    .venv/bin/python -m benchmarks.runner
+    python3 -m venv .bench && .bench/bin/pip install -e . "psycopg[binary]" \
+        django-redis django-celery-beat django-apscheduler packaging
+    .bench/bin/python -m benchmarks.runner
 
 It drops and creates the PostgreSQL database ``django_cron_bench`` on
 127.0.0.1 (``BENCH_PG_NAME`` names another) and needs Redis on 127.0.0.1:6379
