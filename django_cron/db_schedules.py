@@ -288,8 +288,8 @@ def plan(entry: JobSchedule) -> JobState:
 
 def _save(entry: JobSchedule) -> JobSchedule:
     # validate() checks the one-replacement rule on DJANGO_CRON["DATABASE"];
-    # full_clean()'s own check of the constraint would ask the default database.
-    entry.full_clean(validate_constraints=False)
+    # full_clean()'s own uniqueness check would ask the default database.
+    entry.full_clean(validate_unique=False, validate_constraints=False)
     entry.save(using=conf.database())  # which plans its row too
     return entry
 

@@ -166,16 +166,17 @@ class JobSchedule(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
 
+    # The job a replacement replaces, else NULL: unique, so a job has one
+    # replacement. (A conditional unique constraint would do, but MySQL and
+    # MariaDB have none, and Django's check warns there.)
+    replaces = models.CharField(max_length=200, null=True, unique=True, editable=False)
+
     class Meta:
         ordering = ["job", "id"]
-        constraints = [
-            # One replacement per job: it is the job's schedule.
-            models.UniqueConstraint(
-                fields=["job"],
-                condition=models.Q(kind="replace"),
-                name="django_cron_one_replacement",
-            ),
-        ]
+        # Every database django_cron supports has JSON. Said here, Django's
+        # check of the JSON fields need not connect to ask (Django 6.1 checks
+        # models against every database by default).
+        required_db_features = {"supports_json_field"}
         verbose_name = _("schedule in the database")
         verbose_name_plural = _("schedules in the database")
 
@@ -191,6 +192,9 @@ class JobSchedule(models.Model):
         from .db_schedules import plan
 
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        self.replaces = self.job if self.kind == self.Kind.REPLACE else None
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "replaces"}
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
             plan(self)

@@ -397,3 +397,14 @@ def test_cron_next_stops_at_the_last_slot(alias, registry, capsys):
     registry.register(lambda: None, name="ending", every=60, end_date=end)
     call_command("cron", "next", "ending", "--count", "10")
     assert 2 <= len(capsys.readouterr().out.split()) <= 3
+
+
+def test_the_database_keeps_one_replacement_per_job(alias, jobs):
+    from django.db import IntegrityError, transaction
+
+    django_cron.replace_schedule("hourly", every=60)
+    # Past validate(), as two admins saving at once would be: the table refuses the second.
+    second = JobSchedule(job="hourly", kind=JobSchedule.Kind.REPLACE, every="120")
+    with pytest.raises(IntegrityError), transaction.atomic(using=alias):
+        second.save(using=alias)
+    assert JobSchedule.objects.using(alias).count() == 1

@@ -91,18 +91,15 @@ class Migration(migrations.Migration):
                     "cancelled_at",
                     models.DateTimeField(blank=True, null=True, verbose_name="cancelled"),
                 ),
+                (
+                    "replaces",
+                    models.CharField(editable=False, max_length=200, null=True, unique=True),
+                ),
             ],
             options={
                 "verbose_name": "schedule in the database",
                 "verbose_name_plural": "schedules in the database",
                 "ordering": ["job", "id"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("kind", "replace")),
-                        fields=("job",),
-                        name="django_cron_one_replacement",
-                    )
-                ],
             },
         ),
         migrations.AddField(
