@@ -16,6 +16,7 @@ import copy
 import difflib
 import inspect
 import json
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,7 @@ from .registry import cronScheduler
 from .schedules import Once, build_schedule
 
 Kind = JobSchedule.Kind
+logger = logging.getLogger("django_cron")
 NAME_LIMIT = JobState._meta.get_field("name").max_length
 
 
@@ -61,9 +63,9 @@ def _base(entry):
     return cronScheduler.get(entry.job)
 
 
-def _schedule(entry, base, zone: str):
-    """Return the entry's Schedule; raise ValueError if it has none that can run."""
-    bounds = {"start": aware(entry.start_date), "end": aware(entry.end_date)}
+def _schedule(entry, base, zone: str, dated: bool = True):
+    """Return the entry's Schedule (without its dates unless ``dated``); ValueError if none."""
+    bounds = {"start": aware(entry.start_date), "end": aware(entry.end_date)} if dated else {}
     if entry.kind == Kind.ONCE:
         return Once(aware(entry.at))
     if entry.cron or entry.every or entry.kind == Kind.EXTRA:
@@ -132,7 +134,10 @@ def definition_for(state: JobState):
     if found is None or found[0] != entry.updated_at or found[1] is not base:
         try:
             found = _built[entry.pk] = (entry.updated_at, base, definition_of(entry))
-        except ValueError:
+        except Exception:
+            # Saved past validate() (a queryset update, a hand edit): not run,
+            # and the pass goes on with the other jobs.
+            logger.exception("Schedule %s in the database cannot run", entry.pk)
             return None
     return found[2]
 
@@ -218,12 +223,15 @@ def validate(entry: JobSchedule) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             errors["timezone"] = f"{entry.timezone!r} is not a known time zone."
     if entry.kind != Kind.ONCE and not errors:
-        try:
-            _schedule(entry, base, entry.timezone or base.timezone).validate()
-        except ValueError as exc:
-            field = "end_date" if "end" in str(exc) and entry.end_date else "every"
-            field = "cron" if entry.cron else field
-            errors[field] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+        zone = entry.timezone or base.timezone
+        # The expression or interval alone first, then with its dates: the
+        # error goes to the field that caused it.
+        for field, dated in (("cron" if entry.cron else "every", False), ("end_date", True)):
+            try:
+                _schedule(entry, base, zone, dated).validate()
+            except ValueError as exc:
+                errors[field] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+                break
     if not isinstance(entry.args, (list, tuple)):
         errors["args"] = "The arguments must be a JSON list."
     elif not isinstance(entry.kwargs, dict):
@@ -239,6 +247,7 @@ def validate(entry: JobSchedule) -> None:
                 _binds(base, *_arguments(entry, base))
             except ValidationError as exc:
                 errors["args"] = exc.messages[0]
+    # Room for an id of up to 12 digits: the entry has none before it is saved.
     if entry.kind != Kind.REPLACE and len(row_name(entry)) + 12 > NAME_LIMIT:
         errors["job"] = f"The job's name is too long for a schedule of its own ({NAME_LIMIT})."
     if errors:
@@ -254,9 +263,9 @@ def _done(entry) -> bool:
 # Planning ------------------------------------------------------------------------------
 
 
-def _db_now():
-    now = _states().annotate(now=DbNow()).values_list("now", flat=True).first()
-    return now or timezone.now()
+def _db_now(pk):
+    """Return the database's clock, read with the state row ``pk``."""
+    return _states().filter(pk=pk).annotate(now=DbNow()).values_list("now", flat=True).get()
 
 
 def plan(entry: JobSchedule) -> JobState:
@@ -278,7 +287,7 @@ def plan(entry: JobSchedule) -> JobState:
         following = stored(definition.schedule.at)
     else:
         schedule = definition.schedule
-        following = planned(schedule, schedule.first_after(aware(_db_now())))
+        following = planned(schedule, schedule.first_after(aware(_db_now(state.pk))))
     _states().filter(pk=state.pk, schedule_key=state.schedule_key).update(
         db_schedule=entry, schedule_key=key, next_run_at=following
     )
@@ -304,7 +313,7 @@ def restore_code_schedule(state_pk, name: str) -> None:
     _states().filter(pk=state_pk).update(
         db_schedule=None,
         schedule_key=schedule_key(definition),
-        next_run_at=first_slot(definition, _db_now()),
+        next_run_at=first_slot(definition, _db_now(state_pk)),
     )
 
 

@@ -1,6 +1,5 @@
 """Schedules kept in the database and one-off runs, through the Python API and the runner."""
 
-import json
 import signal
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -18,17 +17,13 @@ from django_cron.runner import run_due
 from django_cron.runs import sweep
 from tests.conftest import on_each_database, start, wait_for
 from tests.effects import CALLS, record
+from tests.test_runner import make_due
 
 pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
 
 
 def rows(alias):
     return JobState.objects.using(alias)
-
-
-def make_due(alias, name, ago=1.0):
-    slot = timezone.now() - timedelta(seconds=ago)
-    assert rows(alias).filter(name=name).update(next_run_at=slot) == 1
 
 
 def report(to, copies=1):
@@ -242,6 +237,9 @@ def test_a_further_schedule_of_a_registered_command_passes_its_arguments(alias, 
     assert run.output.strip()
 
 
+YESTERDAY = timezone.now() - timedelta(days=1)
+
+
 def test_schedules_in_the_database_refuse_what_check_refuses(alias, jobs):
     cases = [
         ({"cron": "61 * * * *"}, "cron"),
@@ -250,6 +248,9 @@ def test_schedules_in_the_database_refuse_what_check_refuses(alias, jobs):
         ({"cron": "* * * * *", "every": 60}, "every"),
         ({}, "cron"),
         ({"every": 60, "kwargs": {"to": object()}}, "kwargs"),
+        ({"cron": "61 * * * *", "end_date": timezone.now()}, "cron"),
+        # The end before the start.
+        ({"every": 60, "start_date": timezone.now(), "end_date": YESTERDAY}, "end_date"),
     ]
     for options, field in cases:
         with pytest.raises(ValidationError) as caught:
@@ -290,7 +291,6 @@ def test_status_details_show_one_off_runs(alias, jobs, client):
     (shown,) = body["once"]
     assert shown["id"] == once.pk and shown["job"] == "report" and shown["state"] == "pending"
     assert shown["kwargs"] == {"to": "ops"}
-    assert json.dumps(body)
 
 
 # Real processes ---------------------------------------------------------------------------
@@ -408,3 +408,14 @@ def test_the_database_keeps_one_replacement_per_job(alias, jobs):
     with pytest.raises(IntegrityError), transaction.atomic(using=alias):
         second.save(using=alias)
     assert JobSchedule.objects.using(alias).count() == 1
+
+
+def test_a_schedule_saved_past_validation_is_skipped_and_the_others_run(alias, jobs, caplog):
+    entry = django_cron.add_schedule("report", every=60, kwargs={"to": "board"})
+    # A queryset update skips validate(): kwargs that are not an object.
+    JobSchedule.objects.using(alias).filter(pk=entry.pk).update(kwargs=[1, 2])
+    make_due(alias, f"report (schedule {entry.pk})")
+    make_due(alias, "hourly")
+    (run,) = run_due().runs
+    assert run.job.name == "hourly" and CALLS == [("hourly", (), {})]
+    assert f"Schedule {entry.pk} in the database cannot run" in caplog.text
