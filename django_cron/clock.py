@@ -89,14 +89,24 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None or timezone.is_aware(value):
         return value
     local = value.replace(tzinfo=timezone.get_default_timezone(), fold=0)
-    return local.astimezone(dt_timezone.utc)
+    try:
+        return local.astimezone(dt_timezone.utc)
+    except OverflowError:
+        # A stored time at the edge of year 1 or 9999 (checks refuse such
+        # input; a hand edit may not): the edge of time, not a crash.
+        edge = datetime.max if value.year > 1 else datetime.min
+        return edge.replace(tzinfo=dt_timezone.utc)
 
 
 def with_offset(value: datetime | None) -> datetime | None:
     """Return ``value`` aware, to show: a naive one at its wall time, with TIME_ZONE's offset."""
     if value is None or timezone.is_aware(value):
         return value
-    return aware(value).astimezone(timezone.get_default_timezone())
+    zone = timezone.get_default_timezone()
+    try:
+        return aware(value).astimezone(zone)
+    except OverflowError:
+        return value.replace(tzinfo=zone)  # at the edge of time: its wall time, as stored
 
 
 def stored(value: datetime | None) -> datetime | None:

@@ -25,6 +25,7 @@ from . import alerts, conf
 from .models import JobRun
 from .output import capture
 from .signals import cron_done, job_failed, job_started, job_succeeded
+from .text import storable
 
 logger = logging.getLogger("django_cron")
 
@@ -159,11 +160,6 @@ def stops_the_process(exc: BaseException) -> bool:
         if code is raised_in:
             return True
     return False
-
-
-def storable(text: str) -> str:
-    """Return ``text`` with NUL as U+FFFD: PostgreSQL's text cannot hold NUL."""
-    return text.replace("\x00", "\ufffd")
 
 
 def cap(text: str, limit: int) -> str:

@@ -41,7 +41,8 @@ def health(definition, state, now: datetime) -> str:
     if state.last_status in BAD_STATUSES:
         return FAILING
     grace = timedelta(seconds=conf.get("GRACE"))
-    if state.next_run_at is not None and state.next_run_at + grace < now:
+    # now - grace, not next_run_at + grace: a stored date near year 9999 must not overflow.
+    if state.next_run_at is not None and state.next_run_at < now - grace:
         return OVERDUE
     return OK
 

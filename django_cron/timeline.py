@@ -50,7 +50,11 @@ def when(value: datetime | None, empty: str = "-") -> str:
     """Return ``value`` in the current time zone, to the second; ``empty`` for None."""
     if value is None:
         return empty
-    return date_format(timezone.template_localtime(value), "Y-m-d H:i:s")
+    try:
+        value = timezone.template_localtime(value)
+    except OverflowError:
+        pass  # at the edge of year 1 or 9999: shown in UTC rather than not at all
+    return date_format(value, "Y-m-d H:i:s")
 
 
 def seconds(value: float | None) -> str | None:
