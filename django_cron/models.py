@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -49,6 +50,10 @@ class JobState(models.Model):
         on_delete=models.SET_NULL,
         related_name="state",
     )
+    # Who paused the job, when and why, kept until it is resumed.
+    paused_by = models.CharField(_("paused by"), max_length=200, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    pause_reason = models.TextField(_("reason for the pause"), blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -87,6 +92,9 @@ class JobRun(models.Model):
     # While queued or running: when the run counts as lost unless a heartbeat extends this.
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     forced = models.BooleanField(_("forced"), default=False)
+    # What started the run: "schedule", "retry", "once #12 by API key deploy",
+    # "forced by alice".
+    started_by = models.CharField(_("started by"), max_length=200, blank=True)
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     error = models.TextField(_("error"), blank=True)
     traceback = models.TextField(_("traceback"), blank=True)
@@ -165,6 +173,8 @@ class JobSchedule(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    # Who made it from the admin or the API; blank for the site's own code.
+    author = models.CharField(_("made by"), max_length=200, blank=True, editable=False)
 
     # The job a replacement replaces, else NULL: unique, so a job has one
     # replacement. (A conditional unique constraint would do, but MySQL and
@@ -254,3 +264,69 @@ class CronJobLock(models.Model):
     id = models.AutoField(primary_key=True, verbose_name="ID")
     job_name = models.CharField(max_length=200, unique=True)
     locked = models.BooleanField(default=False)
+
+
+class OperatorKey(models.Model):
+    """
+    A key for the operator API, with the scopes it allows. Only a SHA-256
+    digest of the key is stored: the key itself is shown once, when it is
+    made (``manage.py cron key create``), and never kept (keys.py).
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    digest = models.CharField(_("SHA-256 of the key"), max_length=64, unique=True, editable=False)
+    # Comma-separated, from keys.SCOPES: "read,run".
+    scopes = models.CharField(_("scopes"), max_length=100)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.CharField(_("created by"), max_length=200, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("operator key")
+        verbose_name_plural = _("operator keys")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def scope_list(self) -> list:
+        return [scope for scope in self.scopes.split(",") if scope]
+
+
+class AuditEntry(models.Model):
+    """
+    One operator action: who did what to which job, when and from where.
+    Written in the transaction of the change it records, so a refused or
+    failed change leaves none (audit.py).
+    """
+
+    class Via(models.TextChoices):
+        API = "api", _("API")
+        ADMIN = "admin", _("admin")
+        COMMAND_LINE = "command line", _("command line")
+
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.CharField(_("who"), max_length=200)
+    via = models.CharField(_("via"), max_length=16, choices=Via.choices)
+    action = models.CharField(_("action"), max_length=32)
+    job = models.CharField(_("job"), max_length=200, blank=True)
+    arguments = models.JSONField(_("arguments"), default=dict, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    remote_addr = models.GenericIPAddressField(_("from"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["job", "-at"], name="django_cron_audit_job_idx"),
+            models.Index(fields=["at"], name="django_cron_audit_at_idx"),
+        ]
+        required_db_features = {"supports_json_field"}
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+
+    def __str__(self):
+        return f"{self.actor}: {self.action} {self.job}".rstrip()
