@@ -1,111 +1,92 @@
 """
-The operator API: JSON endpoints to list the jobs, run one now, pause and
-resume it, schedule a one-off run and cancel one (docs/api.rst).
+The operator API: JSON endpoints to list the jobs, the one-off runs and the
+audit trail, to run a job now, pause and resume it, and to schedule a one-off
+run and cancel one (docs/api.rst).
 
-A change is a POST. The ping key in the X-Cron-Key header allows every
-action; a logged-in user needs the model permission of the action, and
-passes Django's CSRF check.
+Each endpoint names the scope an operator key needs and the permissions a
+signed-in staff user needs (credentials.py); the ping key opens none of them.
+A change is a POST, and it writes its audit row in its own transaction, so a
+refused or failed change leaves none. Input is checked at the edge
+(inputs.py): a bad request gets a 4xx and changes nothing.
 """
 
-import json
 from datetime import timedelta
 from functools import wraps
 
 from django.core.exceptions import NON_FIELD_ERRORS as NON_FIELD
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
-from django.http import HttpRequest, JsonResponse
-from django.http.request import RawPostDataException
-from django.middleware.csrf import CsrfViewMiddleware
+from django.db import DataError
+from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import conf, db_schedules
-from .availability import Unavailable
+from . import audit, conf, db_schedules, inputs
+from .arguments import operator_arguments
+from .availability import Unavailable, ask
+from .clock import with_offset
+from .credentials import Refused, authorise
 from .health import overview
-from .models import JobSchedule, JobState
+from .inputs import BadInput
+from .models import AuditEntry, JobSchedule, JobState
+from .pages import page_of
 from .registry import cronScheduler
 from .states import sync_states
 from .trigger import trigger
-from .views import _ask, _details, _unavailable, key_matches
+from .views import _details, _unavailable, paused
 
-KEY_HEADER = "X-Cron-Key"
 ONCE_FIELDS = ("at", "delay", "args", "kwargs")
+# What an HTTP client sends as a POST with no data. JSON sent without a
+# content type (curl -d) comes as a form too, and is read as JSON.
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 # Far enough for any plan; a delay of 1e300 seconds would overflow a datetime.
-LONGEST_DELAY = timedelta(days=36500)
+LONGEST_DELAY = inputs.REACH
+# Characters of a pause's reason kept: a sentence, not a document.
+REASON_LIMIT = 1000
+# The largest id a row can have (a 64-bit column): a larger one in a URL is no row's.
+BIGGEST_ID = 2**63 - 1
+
+VIA = AuditEntry.Via.API
 
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _passes_csrf(request: HttpRequest) -> bool:
-    # The views are csrf_exempt, so the site's CsrfViewMiddleware lets them
-    # through: the check runs here, for session requests only. No callback:
-    # nothing marks it exempt. It returns a refusal, or None to accept.
-    return CsrfViewMiddleware(lambda request: None).process_view(request, None, (), {}) is None
-
-
-def refusal(request: HttpRequest, permission: str) -> JsonResponse | None:
+def endpoint(scope: str, *permissions: str, methods=("POST",)):
     """
-    Return a 403 response if the request may not do what needs ``permission``;
-    None if it may.
-
-    The key is read from the X-Cron-Key header only: a query string ends up
-    in access logs. A header that is there but wrong is refused, even with a
-    logged-in user, so a client that means to use the key learns at once that
-    it is wrong. A key request needs no CSRF check: a cross-site page cannot
-    make a browser send a header of its choosing (not without the site's CORS
-    consent), and it does not know the key. A session request is another
-    matter: the browser sends its cookie with a forged cross-site POST too,
-    so it must pass Django's CSRF check.
-    """
-    if KEY_HEADER in request.headers:
-        if key_matches(request.headers[KEY_HEADER]):
-            return None
-        return _error(f"The {KEY_HEADER} header does not match the ping key.", 403)
-    user = getattr(request, "user", None)
-    try:
-        # False for anonymous and inactive users, True for active superusers.
-        allowed = user is not None and user.has_perm(permission)
-    except DatabaseError:
-        # The users' database may be the one that is down: refused, not a 500.
-        allowed = False
-    if not allowed:
-        return _error(
-            f"Give the ping key in the {KEY_HEADER} header, or log in as a user "
-            f"with the permission {permission}.",
-            403,
-        )
-    if not _passes_csrf(request):
-        return _error(
-            "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
-            403,
-        )
-    return None
-
-
-def endpoint(permission: str, methods=("POST",)):
-    """
-    Make a view an API endpoint: for ``methods`` only, never cached, refused
-    without ``permission``. The view runs in a savepoint on django_cron's
-    database: if that fails, the answer is a 503 saying why, and a
-    ValidationError is a 400 by field; either way nothing is stored.
+    Make a view an API endpoint: for ``methods`` only, never cached, for an
+    operator key with ``scope`` or a staff user with ``permissions``. The view
+    gets the credential after the request, and runs in a savepoint on
+    django_cron's database: if that fails, the answer is a 503 saying why; a
+    ValidationError is a 400 by field. Either way nothing is stored.
     """
 
     def decorate(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            refused = refusal(request, permission)
-            if refused is not None:
-                return refused
+            if inputs.body_too_large(request):
+                return _error(f"The body is over {inputs.BODY_LIMIT} bytes.", 413)
             try:
-                return _ask(lambda: view(request, *args, **kwargs))
+                for value in kwargs.values():
+                    if isinstance(value, str):
+                        inputs.check_text(value, "The URL")
+                credential = authorise(request, scope, permissions)
+                return ask(lambda: view(request, credential, *args, **kwargs))
+            except Refused as exc:
+                return _error(str(exc), exc.status)
+            except BadInput as exc:
+                return _error(str(exc), 400)
             except Unavailable as exc:
                 return _unavailable(request, exc, details=True)
+            except DataError:
+                # A value the edge let through and the database refused: the
+                # request's fault, not an outage, and no SQL in the answer.
+                return _error("The database refused a value of this request.", 400)
+            except db_schedules.TooManyPending as exc:
+                return _error(" ".join(exc.messages), 429)
             except ValidationError as exc:
                 by_field = hasattr(exc, "error_dict")
                 errors = exc.message_dict if by_field else {NON_FIELD: exc.messages}
@@ -120,35 +101,95 @@ def _unknown(name: str) -> JsonResponse:
     return _error(f"No job named {name!r} is registered (GET api/jobs/ lists them).", 404)
 
 
-def _shown(pk: int) -> dict:
-    """Return the one-off run ``pk`` as it is now, with its run's state."""
-    entry = JobSchedule.objects.using(conf.database()).select_related("state").get(pk=pk)
-    return db_schedules.one_off(entry)
+def _body(request, fields: tuple) -> dict:
+    """Return the request's JSON object of ``fields``; raise BadInput saying what is wrong."""
+    text = request.body.strip()
+    if not text or (request.content_type in FORMS and not request.POST and not request.FILES):
+        return {}  # nothing sent, or an empty form: a client's POST with no data
+    try:
+        text = text.decode()
+    except UnicodeDecodeError:
+        raise BadInput("The body is not UTF-8.") from None
+    body = inputs.parse_json(text)
+    if not isinstance(body, dict):
+        raise BadInput(f"The body must be a JSON object of {', '.join(fields)}.")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise BadInput(f"Unknown fields: {', '.join(unknown)}. This takes {', '.join(fields)}.")
+    return body
 
 
-@endpoint("django_cron.view_jobstate", methods=("GET", "HEAD"))
-def jobs(request):
-    """List every job with its state, then the one-off runs."""
-    listed = [{**_details(job), "enabled": job.enabled} for job in overview()]
-    return JsonResponse({"jobs": listed, "once": db_schedules.one_offs()})
+# Reading ------------------------------------------------------------------------------
 
 
-@endpoint("django_cron.change_jobstate")
-def run(request, name):
+@endpoint("read", "django_cron.view_jobstate", methods=("GET", "HEAD"))
+def jobs(request, credential):
+    """List the jobs with their state, a page at a time."""
+    listed, about = page_of(request, overview())
+    return JsonResponse(
+        {"jobs": [{**_details(job), "enabled": job.enabled} for job in listed], **about}
+    )
+
+
+@endpoint("read", "django_cron.view_jobschedule", methods=("GET", "HEAD"))
+def once_list(request, credential):
+    """List the one-off runs, those still to run first, a page at a time."""
+    listed, about = page_of(request, db_schedules.listed_one_offs())
+    return JsonResponse({"once": [db_schedules.one_off(entry) for entry in listed], **about})
+
+
+def _audit_row(entry: AuditEntry) -> dict:
+    return {
+        "id": entry.pk,
+        "at": with_offset(entry.at).isoformat(),
+        "actor": entry.actor,
+        "via": entry.via,
+        "action": entry.action,
+        "job": entry.job,
+        "arguments": entry.arguments,
+        "before": entry.before,
+        "after": entry.after,
+        "note": entry.note,
+        "remote_addr": entry.remote_addr,
+    }
+
+
+@endpoint("read", "django_cron.view_auditentry", methods=("GET", "HEAD"))
+def audit_list(request, credential):
+    """List the audit trail, newest first, a page at a time; ``?job=`` for one job's."""
+    entries = AuditEntry.objects.using(conf.database())
+    job = request.GET.get("job")
+    if job is not None:
+        inputs.check_text(job, "?job=")
+        entries = entries.filter(job=job)
+    listed, about = page_of(request, entries)
+    return JsonResponse({"audit": [_audit_row(entry) for entry in listed], **about})
+
+
+# Changing -------------------------------------------------------------------------------
+
+
+def _record(request, credential, action: str, job: str = "", **fields) -> None:
+    audit.record(credential.actor, VIA, action, job, request=request, **fields)
+
+
+@endpoint("run", "django_cron.change_jobstate")
+def run(request, credential, name):
     """
     Run a job now: a one-off run due at once, which this process runs after
     the response, unless another runner claims it first. It runs once either way.
     """
     if name not in cronScheduler:
         return _unknown(name)
-    entry = db_schedules.schedule_once(name)
+    entry = db_schedules.schedule_once(name, author=credential.actor)
+    _record(request, credential, "run", name, after={"once": entry.pk})
     response = JsonResponse({"once": _shown(entry.pk)}, status=202)
     # Not gated, as a ping is not: the run was asked for. The claim keeps it to one run.
     trigger.after(response, request, gated=False)
     return response
 
 
-def _set_enabled(name: str, enabled: bool) -> JsonResponse:
+def _set_enabled(request, credential, name: str, enabled: bool, reason: str = "") -> JsonResponse:
     rows = JobState.objects.using(conf.database())
     if name in cronScheduler:
         # Its row, made now if the runner has not seen the job yet.
@@ -157,42 +198,36 @@ def _set_enabled(name: str, enabled: bool) -> JsonResponse:
     else:
         # A further schedule, as GET api/jobs/ names it; a one-off run is cancelled instead.
         rows = rows.filter(name=name, db_schedule__kind=JobSchedule.Kind.EXTRA)
-    if not rows.update(enabled=enabled):
+    if enabled:
+        pause = {"paused_by": "", "paused_at": None, "pause_reason": ""}
+    else:
+        pause = {"paused_by": credential.actor, "paused_at": timezone.now(), "pause_reason": reason}
+    if not rows.update(enabled=enabled, **pause):
         return _unknown(name)
-    return JsonResponse({"name": name, "enabled": enabled})
+    _record(request, credential, "resume" if enabled else "pause", name, note=reason)
+    return JsonResponse({"name": name, "enabled": enabled, "paused": paused(rows.get())})
 
 
-@endpoint("django_cron.change_jobstate")
-def pause(request, name):
-    """Pause a job: it does not run until resumed."""
-    return _set_enabled(name, False)
+@endpoint("pause", "django_cron.change_jobstate")
+def pause(request, credential, name):
+    """Pause a job, with a reason: it does not run until resumed."""
+    reason = _body(request, ("reason",)).get("reason", "")
+    if not isinstance(reason, str):
+        raise ValidationError({"reason": "Give the reason as text."})
+    if len(reason) > REASON_LIMIT:
+        raise ValidationError({"reason": f"Give a reason of at most {REASON_LIMIT} characters."})
+    return _set_enabled(request, credential, name, False, reason.strip())
 
 
-@endpoint("django_cron.change_jobstate")
-def resume(request, name):
+@endpoint("pause", "django_cron.change_jobstate")
+def resume(request, credential, name):
     """Resume a paused job."""
-    return _set_enabled(name, True)
-
-
-class BadBody(ValueError):
-    """A body that is not a JSON object of the fields a one-off run takes."""
+    return _set_enabled(request, credential, name, True)
 
 
 def _once_options(request) -> dict:
-    """
-    Return schedule_once()'s options from the request's JSON body; raise
-    BadBody, or ValidationError by field, saying what is wrong.
-    """
-    try:
-        text = request.body.strip()
-        body = json.loads(text) if text else {}
-    except (RawPostDataException, UnicodeDecodeError, ValueError):
-        body = None
-    if not isinstance(body, dict):
-        raise BadBody('The body must be a JSON object, such as {"delay": 60}.')
-    unknown = sorted(set(body) - set(ONCE_FIELDS))
-    if unknown:
-        raise BadBody(f"Unknown fields: {', '.join(unknown)}. A one-off run takes {ONCE_FIELDS}.")
+    """Return schedule_once()'s options from the JSON body; BadInput or ValidationError if bad."""
+    body = _body(request, ONCE_FIELDS)
     errors = {}
     options = {"args": body.get("args", []), "kwargs": body.get("kwargs", {})}
     if not isinstance(options["args"], list):
@@ -206,6 +241,8 @@ def _once_options(request) -> dict:
         options["at"] = _date(at)
         if options["at"] is None:
             errors["at"] = "Give an ISO 8601 date and time, such as 2031-05-04T09:30:00+02:00."
+        elif not inputs.within_reach(options["at"]):
+            errors["at"] = f"Give a date within {conf.MAX_DAYS // 365} years of now."
     elif delay is not None:
         options["delay"] = _delay(delay)
         if options["delay"] is None:
@@ -232,28 +269,46 @@ def _delay(value) -> timedelta | None:
     return timedelta(seconds=value)
 
 
-@endpoint("django_cron.add_jobschedule")
-def once(request, name):
+def _shown(pk: int) -> dict:
+    """Return the one-off run ``pk`` as it is now, with its run's state."""
+    entry = JobSchedule.objects.using(conf.database()).select_related("state").get(pk=pk)
+    return db_schedules.one_off(entry)
+
+
+@endpoint("schedule", "django_cron.add_jobschedule", "django_cron.change_jobstate")
+def once(request, credential, name):
     """Schedule a one-off run of a job, at a time or after a delay, with its own arguments."""
     if name not in cronScheduler:
         return _unknown(name)
-    try:
-        options = _once_options(request)
-    except BadBody as exc:
-        return _error(str(exc), 400)
-    entry = db_schedules.schedule_once(name, **options)
+    options = _once_options(request)
+    options["args"], options["kwargs"] = operator_arguments(
+        cronScheduler.get(name), options["args"], options["kwargs"]
+    )
+    entry = db_schedules.schedule_once(name, author=credential.actor, **options)
+    _record(
+        request,
+        credential,
+        "schedule once",
+        name,
+        arguments={"args": entry.args, "kwargs": entry.kwargs},
+        after={"once": entry.pk, "at": entry.at},
+    )
     return JsonResponse({"once": _shown(entry.pk)}, status=201)
 
 
-@endpoint("django_cron.change_jobschedule")
-def cancel(request, pk):
+@endpoint("schedule", "django_cron.change_jobschedule")
+def cancel(request, credential, pk):
     """
     Cancel a one-off run: 200 if it was still to run, 409 if it ran, runs,
     or was cancelled already. One conditional UPDATE decides, as a claim does.
     """
     try:
+        if pk > BIGGEST_ID:
+            raise JobSchedule.DoesNotExist
         cancelled = db_schedules.cancel(pk)
     except JobSchedule.DoesNotExist:
         return _error(f"No one-off run has the id {pk}.", 404)
     shown = _shown(pk)
+    if cancelled:
+        _record(request, credential, "cancel", shown["job"], before={"once": pk})
     return JsonResponse({"cancelled": cancelled, "once": shown}, status=200 if cancelled else 409)

@@ -5,7 +5,7 @@ The ping and status views answer 503 with the reason and the management
 commands one line, where a bare DatabaseError would be a 500 or a traceback.
 """
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, DataError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from . import conf
@@ -62,3 +62,17 @@ def diagnose(exc: DatabaseError, using: str | None = None) -> Unavailable:
         # It cannot even say what it has applied: it is down, and ``exc`` says how.
         pending = []
     return NotMigrated(using, pending) if pending else Unavailable(str(exc))
+
+
+def ask(question):
+    """Return question(); raise Unavailable, saying why, if django_cron's database fails."""
+    alias = conf.database()
+    try:
+        # A savepoint: in a transaction (ATOMIC_REQUESTS), PostgreSQL refuses
+        # every query after a failed one, the diagnosis's too, until a rollback.
+        with transaction.atomic(using=alias):
+            return question()
+    except DataError:
+        raise  # a value the database refused: no outage to diagnose
+    except DatabaseError as exc:
+        raise diagnose(exc) from exc

@@ -13,5 +13,7 @@ urlpatterns = [
     path("api/jobs/<path:name>/pause/", api.pause, name="api-pause"),
     path("api/jobs/<path:name>/resume/", api.resume, name="api-resume"),
     path("api/jobs/<path:name>/once/", api.once, name="api-once"),
+    path("api/once/", api.once_list, name="api-once-list"),
     path("api/once/<int:pk>/cancel/", api.cancel, name="api-cancel"),
+    path("api/audit/", api.audit_list, name="api-audit"),
 ]

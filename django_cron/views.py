@@ -2,27 +2,27 @@
 
 import logging
 
-from django.db import DatabaseError, transaction
-from django.http import Http404, HttpRequest, JsonResponse
-from django.utils.crypto import constant_time_compare
+from django.http import JsonResponse
+from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import conf
-from .availability import Unavailable, diagnose
+from .availability import Unavailable, ask
 from .clock import with_offset
+from .credentials import ping_key_matches, viewer
 from .db_schedules import one_offs
 from .health import counts, is_healthy, overview
+from .inputs import BadInput
+from .pages import page_of
 from .trigger import trigger
 
 logger = logging.getLogger("django_cron")
 
-
-def key_matches(given: str | None) -> bool:
-    """Compare ``given`` with PING_KEY in constant time; no key configured never matches."""
-    expected = conf.get("PING_KEY")
-    return bool(expected) and constant_time_compare(given or "", expected)
+# What a log line shows of the ping key: the path is logged, the key is not.
+MASK = "********"
+# One-off runs still to come that the status details list; api/once/ pages through all.
+WAITING_SHOWN = 100
 
 
 def summary(counted: dict) -> dict:
@@ -31,15 +31,30 @@ def summary(counted: dict) -> dict:
     return {"healthy": not unhealthy, **counted}
 
 
+def masked_path(request) -> str:
+    """Return the request's path with the ping key in it masked, for logs."""
+    match = getattr(request, "resolver_match", None)
+    key = match.kwargs.get("key") if match is not None else None
+    return request.path.replace(key, MASK) if key else request.path
+
+
+def _logged(response, request, message: str):
+    """Log ``response`` as Django would, with the path masked, and only once."""
+    log_response(f"{message}: %s", masked_path(request), response=response, request=request)
+    return response
+
+
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def ping(request, key):
     """Answer at once with a summary, then run the due jobs after the response."""
-    if not key_matches(key):
-        raise Http404
+    if not ping_key_matches(key):
+        # Not Http404: Django would log the path, and a near miss is the key with a typo.
+        response = JsonResponse({"error": "Not found."}, status=404)
+        return _logged(response, request, "Not Found")
     try:
-        counted = _ask(counts)
+        counted = ask(counts)
     except Unavailable as exc:
         # No due check after this answer: it would fail the same way.
         return _unavailable(request, exc, details=True)
@@ -53,49 +68,41 @@ def ping(request, key):
 @require_http_methods(["GET", "HEAD"])
 def status(request):
     """200 when every enabled job is healthy, 503 otherwise; details for those who may see them."""
-    details = may_see_details(request)
+    who = viewer(request)
     try:
-        body = summary(_ask(counts))
-        if details:
-            body["jobs"] = [_details(job) for job in _ask(overview)]
-            body["once"] = _ask(one_offs)
+        body = summary(ask(counts))
+        if who is not None:
+            jobs, about = page_of(request, ask(overview))
+            body["jobs"] = [_details(job) for job in jobs]
+            body["page"] = about
+            body["once"] = ask(
+                lambda: one_offs(arguments=who.sees_arguments, waiting=WAITING_SHOWN)
+            )
     except Unavailable as exc:
-        return _unavailable(request, exc, details=details)
+        return _unavailable(request, exc, details=who is not None)
+    except BadInput as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(body, status=200 if body["healthy"] else 503)
-
-
-def may_see_details(request: HttpRequest) -> bool:
-    """Return True if the request gives the key or comes from a user who may view job state."""
-    if key_matches(request.GET.get("key") or request.headers.get("X-Cron-Key")):
-        return True
-    user = getattr(request, "user", None)
-    try:
-        # False for anonymous and inactive users, True for active superusers.
-        return user is not None and user.has_perm("django_cron.view_jobstate")
-    except DatabaseError:
-        # The users' database may be the one that is down: no details, not a 500.
-        return False
-
-
-def _ask(question):
-    """Return question(); raise Unavailable, saying why, if the database does not answer."""
-    alias = conf.database()
-    try:
-        # A savepoint: in a transaction (ATOMIC_REQUESTS), PostgreSQL refuses
-        # every query after a failed one, the diagnosis's too, until a rollback.
-        with transaction.atomic(using=alias):
-            return question()
-    except DatabaseError as exc:
-        raise diagnose(exc) from exc
 
 
 def _unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:
     # The log keeps the database's own words, which the body gives only to those with details.
-    logger.warning("%s: %s", request.path, exc)
+    logger.warning("%s: %s", masked_path(request), exc)
     body = {"healthy": False, "reason": exc.reason, "message": exc.message}
     if details:
         body["detail"] = exc.detail
-    return JsonResponse(body, status=503)
+    return _logged(JsonResponse(body, status=503), request, "Service Unavailable")
+
+
+def paused(state) -> dict | None:
+    """Return who paused a job, when and why; None unless it is paused."""
+    if state is None or state.enabled:
+        return None
+    return {
+        "by": state.paused_by,
+        "at": with_offset(state.paused_at).isoformat() if state.paused_at else None,
+        "reason": state.pause_reason,
+    }
 
 
 def _details(job) -> dict:
@@ -120,4 +127,6 @@ def _details(job) -> dict:
         "last_queue_wait": wait.total_seconds() if wait is not None else None,
         # Why a broken job cannot run at all.
         "problem": job.definition.problem,
+        # Who paused it, when and why, while it is paused.
+        "paused": paused(state),
     }
