@@ -45,6 +45,7 @@ class DjangoCronConfig(AppConfig):
             check_cronjobs,
             check_jobs,
             check_ping_key,
+            check_ping_key_strength,
             check_settings,
             check_unregistered_jobs,
         )
@@ -65,6 +66,7 @@ class DjangoCronConfig(AppConfig):
         checks.register(check_cron_classes, "django_cron")
         checks.register(check_tivix_settings, "django_cron")
         checks.register(check_ping_key, "django_cron", checks.Tags.urls)
+        checks.register(check_ping_key_strength, "django_cron", checks.Tags.security)
 
         if conf.get("AUTODISCOVER"):
             autodiscover()

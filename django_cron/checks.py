@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from . import conf
+from .arguments import command_parser, options_named
 from .compat.crontab import read_cronjobs, shell_suffix
 from .compat.tivix import read_cron_classes
 from .jobs import MISSED_POLICIES, Job
@@ -133,11 +134,45 @@ def check_ping_key(app_configs=None, **kwargs):
         Warning(
             "django_cron's URLs are included but DJANGO_CRON['PING_KEY'] is empty, "
             "so cron/ping/<key>/ answers 404 to everyone.",
-            hint="Set PING_KEY to a long random string, e.g. from "
-            "django.core.management.utils.get_random_secret_key().",
+            hint=f"Set PING_KEY. {conf.PING_KEY_HINT}.",
             id="django_cron.W001",
         )
     ]
+
+
+# Shorter than this, a key falls to guessing sooner than a session cookie would.
+SHORTEST_PING_KEY = 32
+# What a URL path cannot carry as it is: "/" ends the key, "?" and "#" end the path.
+URL_UNSAFE = set("/?#% \t\r\n")
+
+
+def check_ping_key_strength(app_configs=None, **kwargs):
+    """Warn about a ping key that is short, or that a URL path cannot carry."""
+    key = conf.get("PING_KEY")
+    if not key:
+        return []
+    warnings = []
+    if len(key) < SHORTEST_PING_KEY:
+        warnings.append(
+            Warning(
+                f"DJANGO_CRON['PING_KEY'] has {len(key)} characters, fewer than "
+                f"{SHORTEST_PING_KEY}: it is in every access log and monitor, and short "
+                "enough to guess.",
+                hint=f"{conf.PING_KEY_HINT}.",
+                id="django_cron.W008",
+            )
+        )
+    unsafe = sorted(URL_UNSAFE & set(key)) + sorted({c for c in key if not c.isprintable()})
+    if unsafe:
+        warnings.append(
+            Warning(
+                f"DJANGO_CRON['PING_KEY'] holds {', '.join(map(repr, unsafe))}, which a ping "
+                "URL cannot carry as it is: the monitor's requests would miss the key.",
+                hint=f"{conf.PING_KEY_HINT}: letters, digits, - and _ only.",
+                id="django_cron.W009",
+            )
+        )
+    return warnings
 
 
 def check_cronjobs(app_configs=None, **kwargs):
@@ -378,4 +413,45 @@ def _check_definition(definition):
             )
     if definition.missed not in MISSED_POLICIES:
         errors.append(_missed_error(f"Job {name!r} option missed", definition.missed, name))
+    errors.extend(_check_operator_options(definition))
     return errors
+
+
+def _check_operator_options(definition):
+    """Check that operator_options names options of the job's command."""
+    name, wanted = definition.name, definition._option("operator_options")
+    if wanted is None:
+        return []
+
+    def error(problem, hint):
+        return Error(f"Job {name!r} {problem}.", hint=hint, obj=name, id="django_cron.E017")
+
+    if definition.command is None:
+        return [
+            error(
+                "sets operator_options, which only a management command has",
+                "Give a function or a Job operator_kwargs=True, or register_command() a command.",
+            )
+        ]
+    if isinstance(wanted, str) or not all(isinstance(option, str) for option in wanted):
+        return [error(f"has operator_options {wanted!r}", "Give a list: ['--indent'].")]
+    try:
+        parser = command_parser(definition.command)
+    except Exception as exc:
+        return [error(f"runs the command {definition.command!r}, which cannot load: {exc!r}", "")]
+    unknown = []
+    for option in wanted:
+        try:
+            options_named(parser, [option])
+        except KeyError:
+            unknown.append(option)
+    if not unknown:
+        return []
+    known = [action.option_strings[-1] for action in parser._actions if action.option_strings]
+    return [
+        error(
+            f"lets operators set {', '.join(map(repr, unknown))}, which "
+            f"{definition.command} has no option of",
+            f"Name options of {definition.command}: {', '.join(known)}.",
+        )
+    ]

@@ -65,8 +65,15 @@ DEFAULTS = {
     # the runner runs: False, True (the default task backend) or a backend alias.
     "ENQUEUE": False,
     # Days of run history to keep (None keeps everything), and rows deleted per batch.
+    # The audit trail and finished one-off runs are kept as long.
     "HISTORY_DAYS": 30,
     "PRUNE_BATCH_SIZE": 1000,
+    # One-off runs of one job waiting to run, at most (None: no limit). Each is
+    # a row and a claim; a script calling run/ in a loop should hear 429 early.
+    "MAX_PENDING_ONE_OFFS": 1000,
+    # Seconds between two runs of a schedule kept in the database, at least:
+    # one set from the admin or the API cannot make a job run every millisecond.
+    "MIN_INTERVAL": 1,
 }
 
 LEGACY_POLLING_DEFAULT = 60
@@ -211,9 +218,16 @@ def _lock_options(value):
     return value
 
 
+# How to make a ping key: URL-safe, so that it goes into the ping URL as it is.
+PING_KEY_HINT = (
+    'Use a long random string, such as python -c "import secrets; '
+    'print(secrets.token_urlsafe(32))" prints'
+)
+
+
 def _ping_key(value):
     if not isinstance(value, str):
-        raise InvalidSetting("not a string", "Use a long random string, or '' to turn ping off.")
+        raise InvalidSetting("not a string", f"{PING_KEY_HINT}, or '' to turn ping off.")
     return value
 
 
@@ -242,6 +256,10 @@ VALIDATORS = {
     "ENQUEUE": _enqueue,
     "HISTORY_DAYS": _history_days,
     "PRUNE_BATCH_SIZE": _integer(1, "Use a number of rows such as 1000."),
+    "MAX_PENDING_ONE_OFFS": _integer(
+        1, "Use a number of one-off runs such as 1000, or None for no limit.", optional=True
+    ),
+    "MIN_INTERVAL": _duration(allow_zero=True),
 }
 
 clean_legacy_polling_frequency = _duration()

@@ -14,7 +14,6 @@ Only registered jobs and commands can be scheduled, never an import path.
 
 import copy
 import difflib
-import inspect
 import json
 import logging
 from datetime import datetime, timedelta
@@ -22,16 +21,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from . import conf
+from .arguments import check_binds
 from .clock import DbNow, aware, planned, stored
-from .jobs import Job
+from .inputs import within_reach
 from .models import JobSchedule, JobState
 from .registry import cronScheduler
-from .schedules import Once, build_schedule
+from .schedules import Cron, Interval, Once, build_schedule
 
 Kind = JobSchedule.Kind
 logger = logging.getLogger("django_cron")
@@ -81,15 +81,17 @@ def _arguments(entry, base) -> tuple:
     """
     The call's arguments: the entry's, if it gives any, replace those given to
     register(), both positional and keyword; a command keeps its name first.
+    A command given options alone (kwargs) keeps its registered call, each
+    option given replacing the registered one: what an operator sets
+    (operator_options) adds to what the site registered, never widens it.
     """
-    from django.core.management import call_command
-
     if not (entry.args or entry.kwargs):
         return base.args, base.kwargs
-    args = tuple(entry.args or ())
-    if base.target is call_command:
-        args = (base.args[0], *args)
-    return args, dict(entry.kwargs or {})
+    if base.command is not None:
+        if not entry.args:
+            return base.args, {**base.kwargs, **entry.kwargs}
+        return (base.args[0], *entry.args), dict(entry.kwargs or {})
+    return tuple(entry.args or ()), dict(entry.kwargs or {})
 
 
 def definition_of(entry: JobSchedule):
@@ -163,24 +165,63 @@ def _json(value, what: str):
         raise ValidationError(f"The {what} must be JSON-serialisable: {exc}.") from exc
 
 
-def _binds(base, args, kwargs) -> None:
-    """Raise ValidationError if the job cannot be called with these arguments."""
-    from django.core.management import call_command
+class TooManyPending(ValidationError):
+    """A job has as many one-off runs waiting as MAX_PENDING_ONE_OFFS allows."""
 
-    if base.target is call_command:
-        return  # the command's own parser says, at run time
-    target = base.target
-    if base.is_class:
-        # Job.run() hands its arguments to job(), which then says what it takes.
-        target = target.job if target.run is Job.run else target.run
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
-        return
-    try:
-        signature.bind(*((None,) if base.is_class else ()), *args, **kwargs)
-    except TypeError as exc:
-        raise ValidationError(f"{base.name} cannot take these arguments: {exc}.") from exc
+
+def pending_one_offs(job: str):
+    """Return the one-off runs of ``job`` still to run."""
+    return _entries().filter(
+        kind=Kind.ONCE, job=job, cancelled_at__isnull=True, state__next_run_at__isnull=False
+    )
+
+
+def _check_pending(job: str) -> None:
+    limit = conf.get("MAX_PENDING_ONE_OFFS")
+    if limit is not None and pending_one_offs(job).count() >= limit:
+        raise TooManyPending(
+            {
+                "job": f"{job} has {limit} one-off runs waiting, as many as "
+                "DJANGO_CRON['MAX_PENDING_ONE_OFFS'] allows: cancel some, or wait for them to run."
+            }
+        )
+
+
+def shortest_gap(schedule, least: float = 0) -> float | None:
+    """
+    Return the shortest time in seconds between two slots of an interval or
+    cron schedule, if it may be under ``least``; None where it cannot be (five
+    cron fields, ``least`` a minute or less) or is not known (a schedule
+    object of the site's own).
+    """
+    if isinstance(schedule, Interval):
+        return schedule.every.total_seconds()
+    if not isinstance(schedule, Cron):
+        return None
+    if len(schedule.expression.split()) != 6 and least <= 60:
+        return None  # whole minutes
+    # The shortest gap shows within the first 61 slots: a minute of a seconds
+    # field holds at most 60, and so does an hour of a minutes field.
+    slot, gaps = schedule.next_after(aware(timezone.now())), []
+    for _ in range(61):
+        following = schedule.next_after(slot) if slot is not None else None
+        if following is None:
+            break
+        gaps.append((following - slot).total_seconds())
+        slot = following
+    return min(gaps, default=None)
+
+
+def _check_rate(schedule) -> str | None:
+    """Say why a schedule in the database runs too often for MIN_INTERVAL; None if it does not."""
+    least = conf.get("MIN_INTERVAL")
+    gap = shortest_gap(schedule, least)
+    if gap is None or gap >= least:
+        return None
+    return (
+        f"It runs every {gap:g}s at times; a schedule in the database runs at most once "
+        f"every {least:g}s (DJANGO_CRON['MIN_INTERVAL'])."
+    )
 
 
 def validate(entry: JobSchedule) -> None:
@@ -202,6 +243,8 @@ def validate(entry: JobSchedule) -> None:
         errors["kind"] = "The job and the kind of a saved schedule cannot change: add another."
         raise ValidationError(errors)
     if entry.kind == Kind.ONCE:
+        if entry.pk is None:
+            _check_pending(entry.job)
         if entry.at is None:
             entry.at = timezone.now()
         elif saved is not None and saved["at"] != entry.at and _done(entry):
@@ -217,6 +260,12 @@ def validate(entry: JobSchedule) -> None:
         others = _entries().filter(kind=Kind.REPLACE, job=entry.job).exclude(pk=entry.pk)
         if others.exists():
             errors["job"] = f"{entry.job} has a replaced schedule already: edit that one."
+    for field in ("at", "start_date", "end_date"):
+        value = getattr(entry, field)
+        if isinstance(value, datetime) and not within_reach(value):
+            errors[field] = (
+                f"Give a date within {conf.MAX_DAYS // 365} years of now, not {value.isoformat()}."
+            )
     if entry.timezone:
         try:
             ZoneInfo(entry.timezone)
@@ -228,10 +277,18 @@ def validate(entry: JobSchedule) -> None:
         # error goes to the field that caused it.
         for field, dated in (("cron" if entry.cron else "every", False), ("end_date", True)):
             try:
-                _schedule(entry, base, zone, dated).validate()
+                schedule = _schedule(entry, base, zone, dated)
+                schedule.validate()
             except ValueError as exc:
                 errors[field] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
                 break
+            # Only what the entry sets: a replacement that keeps the code's
+            # schedule keeps the code's rate too.
+            if not dated and (entry.cron or entry.every):
+                too_often = _check_rate(schedule)
+                if too_often:
+                    errors[field] = too_often
+                    break
     if not isinstance(entry.args, (list, tuple)):
         errors["args"] = "The arguments must be a JSON list."
     elif not isinstance(entry.kwargs, dict):
@@ -244,7 +301,7 @@ def validate(entry: JobSchedule) -> None:
                 errors[field] = exc.messages[0]
         if "args" not in errors and "kwargs" not in errors:
             try:
-                _binds(base, *_arguments(entry, base))
+                check_binds(base, *_arguments(entry, base))
             except ValidationError as exc:
                 errors["args"] = exc.messages[0]
     # Room for an id of up to 12 digits: the entry has none before it is saved.
@@ -339,22 +396,40 @@ def schedule_once(
     delay: float | timedelta | None = None,
     args=(),
     kwargs=None,
+    *,
+    author: str = "",
 ) -> JobSchedule:
     """
     Schedule one run of the registered job ``name``, at ``at`` or after
     ``delay`` (seconds or a timedelta), now if neither; return the entry.
-    Raise ValidationError if the job is unknown or the arguments are not
-    JSON-serialisable or not what the job takes.
+    Raise ValidationError if the job is unknown, the date is more than
+    MAX_DAYS away, or the arguments are not JSON-serialisable or not what the
+    job takes. ``author`` says who asked for it (the admin and the API set it).
     """
     if at is not None and delay is not None:
         raise ValueError("give at or delay, not both")
+    if name in cronScheduler:
+        # Before the entry is validated, which would fold this into a plain ValidationError.
+        _check_pending(name)
     if at is None:
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 0)
+        if not abs(seconds) <= conf.MAX_SECONDS:  # NaN too
+            raise ValidationError({"delay": f"Give a delay of at most {conf.MAX_DAYS} days."})
         at = aware(timezone.now()) + timedelta(seconds=seconds)
+    elif not within_reach(at):
+        # Checked before any conversion: year 1 at +05:00 has no UTC date.
+        raise ValidationError(
+            {"at": f"Give a date within {conf.MAX_DAYS // 365} years of now, not {at.isoformat()}."}
+        )
     elif timezone.is_naive(at):
         at = timezone.make_aware(at, timezone.get_current_timezone())
     entry = JobSchedule(
-        job=name, kind=Kind.ONCE, at=stored(aware(at)), args=list(args), kwargs=kwargs or {}
+        job=name,
+        kind=Kind.ONCE,
+        at=stored(aware(at)),
+        args=list(args),
+        kwargs=kwargs or {},
+        author=author,
     )
     if not isinstance(args, (list, tuple)):
         entry.args = args  # validate() says what is wrong with it
@@ -469,27 +544,74 @@ def one_off_state(entry: JobSchedule, state: JobState | None) -> str:
     return state.last_status or "running"
 
 
-def one_off(entry: JobSchedule) -> dict:
-    """Return a one-off run as the status endpoint and the operator API show it."""
+def one_off(entry: JobSchedule, arguments: bool = True) -> dict:
+    """
+    Return a one-off run as the status endpoint and the operator API show it;
+    its arguments only if ``arguments`` (they may hold secrets).
+    """
     from .clock import with_offset
 
     state = getattr(entry, "state", None)
-    return {
+    shown = {
         "id": entry.pk,
         "job": entry.job,
         "name": row_name(entry),
         "at": with_offset(entry.at).isoformat(),
         "state": one_off_state(entry, state),
-        "args": entry.args,
-        "kwargs": entry.kwargs,
+        "author": entry.author,
         "last_error": state.last_error if state is not None else "",
     }
+    if arguments:
+        shown.update(args=entry.args, kwargs=entry.kwargs)
+    return shown
 
 
-def one_offs(limit: int = RECENT_ONE_OFFS) -> list:
-    """Return the one-off runs still to run, then the ``limit`` latest others, as dicts."""
+_WAITING = Q(state__next_run_at__isnull=False, cancelled_at__isnull=True)
+
+
+def listed_one_offs():
+    """Return the one-off runs, those still to run first (soonest first), then the latest others."""
+    waiting = Case(When(_WAITING, then=Value(0)), default=Value(1))
+    soonest = Case(When(_WAITING, then=F("at")), default=None)
+    return (
+        _entries()
+        .filter(kind=Kind.ONCE)
+        .select_related("state")
+        .order_by(waiting, soonest.asc(nulls_last=True), F("at").desc(), F("pk").desc())
+    )
+
+
+def one_offs(limit: int = RECENT_ONE_OFFS, arguments: bool = True, waiting: int | None = None):
+    """
+    Return the one-off runs still to run (at most ``waiting`` of them, if
+    given), then the ``limit`` latest others, as dicts.
+    """
     entries = _entries().filter(kind=Kind.ONCE).select_related("state")
-    waiting = Q(state__next_run_at__isnull=False, cancelled_at__isnull=True)
-    found = list(entries.filter(waiting).order_by("at", "pk"))
-    found += list(entries.exclude(waiting).order_by("-at", "-pk")[:limit])
-    return [one_off(entry) for entry in found]
+    pending = entries.filter(_WAITING).order_by("at", "pk")
+    found = list(pending if waiting is None else pending[:waiting])
+    found += list(entries.exclude(_WAITING).order_by("-at", "-pk")[:limit])
+    return [one_off(entry, arguments) for entry in found]
+
+
+def prune_one_offs(cutoff, batch_size: int) -> int:
+    """
+    Delete one batch of one-off runs that ran or were cancelled before
+    ``cutoff``: their entries, state rows and runs. Return how many entries.
+    """
+    done = (
+        Q(cancelled_at__isnull=False)
+        | Q(state__isnull=True)
+        | Q(state__next_run_at__isnull=True, state__lease_owner="")
+    )
+    batch = list(
+        _entries()
+        .filter(done, kind=Kind.ONCE, at__lt=cutoff)
+        .order_by("at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not batch:
+        return 0
+    with transaction.atomic(using=conf.database()):
+        # The rows first, with their runs; then the entries, which no row points at any more.
+        _states().filter(db_schedule__in=batch).delete()
+        return _entries().filter(pk__in=batch).delete()[0]

@@ -13,6 +13,7 @@ from datetime import timedelta
 from functools import cached_property
 
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 
 from . import conf
 from .schedules import Cron, Interval, Schedule, parse_moment
@@ -36,6 +37,10 @@ OPTIONS = (
     "alert_after",
     "pings",
     "enqueue",
+    # What the admin and the API may pass (arguments.py): a function's or a
+    # Job's *args and **kwargs, a command's options by name.
+    "operator_kwargs",
+    "operator_options",
 )
 MISSED_POLICIES = ("coalesce", "skip", "catch_up")
 
@@ -230,6 +235,21 @@ class JobDefinition:
     @property
     def pings(self) -> dict:
         return self._option("pings") or {}
+
+    @property
+    def command(self) -> str | None:
+        """The management command the job runs (register_command()), or None."""
+        return str(self.args[0]) if self.target is call_command and self.args else None
+
+    @property
+    def operator_kwargs(self) -> bool:
+        """Whether the admin and the API may pass what only *args or **kwargs takes."""
+        return self._option("operator_kwargs") is True
+
+    @property
+    def operator_options(self) -> list:
+        """The options of a command that the admin and the API may set."""
+        return list(self._option("operator_options") or [])
 
     # Running ---------------------------------------------------------------
 

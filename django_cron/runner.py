@@ -26,7 +26,7 @@ from django.db import connections
 from django.db.models import Exists
 from django.utils import timezone
 
-from . import alerts, conf, db_schedules, execution, runs, states, tasks
+from . import alerts, audit, conf, db_schedules, execution, runs, states, tasks
 from .clock import PassClock
 from .heartbeat import heartbeat
 from .models import JobRun, JobState
@@ -137,12 +137,19 @@ _broken_jobs = _Broken()
 
 
 def run_due(
-    names=None, *, force: bool = False, should_stop=None, on_run=None, threads: int = 1
+    names=None,
+    *,
+    force: bool = False,
+    should_stop=None,
+    on_run=None,
+    threads: int = 1,
+    forced_by: str = "",
 ) -> Pass:
     """
     Run every due job once (only those in ``names``, if given).
 
-    ``force`` runs the named jobs now, due or not. ``should_stop`` is asked
+    ``force`` runs the named jobs now, due or not; ``forced_by`` says who
+    asked, in each run's history. ``should_stop`` is asked
     before each job; the worker uses it to stop cleanly between jobs.
     ``on_run`` is called with each run as soon as it is recorded. ``threads``
     runs that many jobs at a time, each in a thread of its own.
@@ -181,7 +188,7 @@ def run_due(
             states.bring_in_step(definition, state.pk, state.schedule_key, clock.now())
         elif is_due(definition, state, clock.now()):
             todo.append((definition, state))
-    _run_all(todo, result, force, clock, should_stop, on_run, threads)
+    _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by)
     if result.runs:
         prune_history()
     if not force:
@@ -206,7 +213,7 @@ def _sweep_and_look_ahead(names, passed_over):
     return following
 
 
-def _run_all(todo, result, force, clock, should_stop, on_run, threads) -> None:
+def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by="") -> None:
     """Take each (definition, state) through its run, in up to ``threads`` threads."""
     pending = list(todo)
     reporting = threading.Lock()
@@ -221,7 +228,7 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads) -> None:
             except IndexError:
                 return
             try:
-                run = run_one(definition, state, force=force, clock=clock)
+                run = run_one(definition, state, force=force, clock=clock, forced_by=forced_by)
             except runs.CannotPlan as exc:
                 cronScheduler.mark_broken(definition, str(exc))
                 _broken(definition)
@@ -271,7 +278,9 @@ def _report(on_run, run) -> None:
         logger.exception("Reporting the run of %s failed", run.job.name)
 
 
-def run_one(definition, state: JobState, force: bool = False, clock=None) -> JobRun | None:
+def run_one(
+    definition, state: JobState, force: bool = False, clock=None, forced_by: str = ""
+) -> JobRun | None:
     """Claim and run (or queue) one job's due slot; return the run, or None if not claimed."""
     clock = clock or PassClock(timezone.now())
     lock = runs.JobLock(definition)
@@ -279,7 +288,7 @@ def run_one(definition, state: JobState, force: bool = False, clock=None) -> Job
         return None
     run = outcome = None
     try:
-        run = runs.claim(definition, state, lock.token, force, clock)
+        run = runs.claim(definition, state, lock.token, force, clock, forced_by)
         if run is None:
             return None
         if run.status == JobRun.Status.QUEUED:
@@ -359,8 +368,9 @@ setting_changed.connect(_forget_pruning)
 
 def prune_history() -> int:
     """
-    Delete one bounded batch of runs older than HISTORY_DAYS; return how many.
-    A process prunes once a minute at most, unless its last batch was full.
+    Delete one bounded batch of runs older than HISTORY_DAYS, and one of the
+    audit trail and of finished one-off runs; return how many runs. A process
+    prunes once a minute at most, unless its last batch was full.
     """
     days = conf.get("HISTORY_DAYS")
     alias = conf.database()
@@ -368,15 +378,17 @@ def prune_history() -> int:
         return 0
     _pruned[alias] = time.monotonic()
     cutoff = timezone.now() - timedelta(days=days)
+    size = conf.get("PRUNE_BATCH_SIZE")
     old = JobRun.objects.using(alias)
     batch = list(
         old.filter(started_at__lt=cutoff)
         .exclude(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
         .order_by("started_at")
-        .values_list("pk", flat=True)[: conf.get("PRUNE_BATCH_SIZE")]
+        .values_list("pk", flat=True)[:size]
     )
-    if not batch:
-        return 0
-    if len(batch) == conf.get("PRUNE_BATCH_SIZE"):
+    pruned = old.filter(pk__in=batch).delete()[0] if batch else 0
+    # Kept as long as the runs they explain.
+    others = audit.prune(cutoff, size) + db_schedules.prune_one_offs(cutoff, size)
+    if len(batch) == size or others >= size:
         _pruned.pop(alias)  # more to do: the next pass goes on
-    return old.filter(pk__in=batch).delete()[0]
+    return pruned

@@ -163,10 +163,25 @@ def plan(definition, seen: datetime, now: datetime):
     return seen, resumed
 
 
-def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRun | None:
+def started_by(definition, state, force: bool, forced_by: str = "") -> str:
+    """Say what starts a run: "schedule", "retry", "once #12 by alice", "forced by alice"."""
+    if force:
+        return f"forced by {forced_by}" if forced_by else "forced"
+    if state.retry_slot is not None:
+        return "retry"
+    entry = getattr(definition, "entry", None)
+    if entry is not None and entry.kind == entry.Kind.ONCE:
+        return f"once #{entry.pk}" + (f" by {entry.author}" if entry.author else "")
+    return "schedule"
+
+
+def claim(
+    definition, state, owner: str, force: bool, clock: PassClock, forced_by: str = ""
+) -> JobRun | None:
     """
     Claim the job's due slot, a due retry, or (forced) the present moment, and
     record the run; return it, or None if another claimer won or nothing runs.
+    ``forced_by`` names who forced the run, for its history.
     """
     queued = bool(definition.enqueue)
     # One run at a time: the state row's lease keeps others out. A job allowed
@@ -229,6 +244,7 @@ def claim(definition, state, owner: str, force: bool, clock: PassClock) -> JobRu
                 status=JobRun.Status.QUEUED if queued else JobRun.Status.RUNNING,
                 owner=owner,
                 forced=force,
+                started_by=started_by(definition, state, force, forced_by)[:200],
                 attempt=attempt,
                 # A queued run's lease runs while it waits: a worker must take it in time.
                 lease_until=db_now_plus(definition.lease),

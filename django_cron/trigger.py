@@ -18,6 +18,7 @@ from . import conf
 from .clock import aware
 from .locks import get_lock
 from .runner import run_due
+from .text import printable
 
 logger = logging.getLogger("django_cron")
 
@@ -126,8 +127,9 @@ class Trigger:
 
 
 def _log_run(run) -> None:
-    # INFO: with DEBUG and no LOGGING of its own, a site sees it in runserver's console.
-    logger.info("Ran %s", run.summary)
+    # INFO: with DEBUG and no LOGGING of its own, a site sees it in runserver's console,
+    # a terminal: the job's text is escaped.
+    logger.info("Ran %s", printable(run.summary))
 
 
 def add_closer(response, function) -> None:
@@ -144,12 +146,12 @@ def add_closer(response, function) -> None:
 trigger = Trigger()
 
 
-def run_in_background(names, force: bool = True) -> threading.Thread:
+def run_in_background(names, force: bool = True, forced_by: str = "") -> threading.Thread:
     """Run the named jobs in a thread of their own (the admin's "run now"); return it."""
 
     def target():
         try:
-            run_due(names, force=force, on_run=_log_run)
+            run_due(names, force=force, on_run=_log_run, forced_by=forced_by)
         except Exception:
             logger.exception("Running %s in the background failed", ", ".join(names))
         finally:
