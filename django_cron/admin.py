@@ -1,17 +1,30 @@
 """
-The admin: jobs with their schedule and health, and the read-only run history.
+The admin: jobs with their schedule and health, the read-only run history,
+schedules kept in the database, the audit trail and the operator keys.
 
 Rows are the runner's. The admin reads them from DJANGO_CRON["DATABASE"],
-edits nothing but ``enabled``, and never runs a job in the request: "Run now"
-hands the jobs to a background thread that claims them like any other run.
+edits nothing of a job but ``enabled`` and the reason for a pause, and never
+runs a job in the request: "Run now" hands the jobs to a background thread
+that claims them like any other run. Every change leaves an audit row.
+
+Permissions nest as the model permissions say: whatever makes a job run, stop
+or run more often (run now, pause, a schedule in the database) needs
+``change_jobstate``; a job's runs show only with ``view_jobrun``, and its
+audit trail only with ``view_auditentry``.
 """
 
+import json
 from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -19,13 +32,20 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import conf
+from . import audit, conf, inputs
+from .arguments import operator_arguments
 from .db_schedules import cancel, definition_for, one_off_state
 from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
-from .models import CronJobLog, JobRun, JobSchedule, JobState
+from .keys import revoke as revoke_key
+from .models import AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
 from .registry import cronScheduler
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
 from .trigger import run_in_background
+
+VIA = AuditEntry.Via.ADMIN
+CHANGE_JOBS = "django_cron.change_jobstate"
+# The job page's audit trail: the latest entries, and a link to the rest.
+AUDIT_SHOWN = 10
 
 NOT_REGISTERED = "not registered"
 # The job page's table of runs, its timeline, and the job list's sparklines.
@@ -94,6 +114,33 @@ class CronModelAdmin(admin.ModelAdmin):
         """Return ``value``, or the empty value display for None or ""."""
         # The change form prints a method's None as "None", where the list prints "-".
         return self.get_empty_value_display() if value in (None, "") else value
+
+    def record(self, request, action: str, job: str = "", **fields) -> None:
+        """Write the audit row of an action of this request's user."""
+        audit.record(audit.user_actor(request.user), VIA, action, job, request=request, **fields)
+
+    def _url(self, name, *args):
+        return reverse(f"admin:django_cron_{name}", args=args, current_app=self.admin_site.name)
+
+
+def may_see(request, model) -> bool:
+    """Tell whether the request's user may view ``model`` in the admin."""
+    opts = model._meta
+    return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or (
+        request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+    )
+
+
+class PauseForm(forms.Form):
+    """The reason the admin asks for before it pauses jobs."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Shown with the job until it is resumed, and kept in the audit trail."),
+    )
 
 
 class HealthFilter(admin.SimpleListFilter):
@@ -180,6 +227,7 @@ class JobStateAdmin(CronModelAdmin):
     actions = ["run_now", "pause", "resume"]
     fieldsets = [
         (None, {"fields": ["name", "enabled", "schedule", "time_zone", "health_status"]}),
+        (_("Pause"), {"fields": ["pause_reason", "paused_by", "paused_when"]}),
         (
             _("Runs"),
             {
@@ -200,6 +248,7 @@ class JobStateAdmin(CronModelAdmin):
             },
         ),
         (_("History"), {"fields": ["run_timeline", "recent_runs"]}),
+        (_("Audit trail"), {"fields": ["audit_trail"]}),
         (
             _("Runner"),
             {
@@ -209,10 +258,28 @@ class JobStateAdmin(CronModelAdmin):
         ),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        # A job's runs (return values, errors) are the run history's to show,
+        # and its audit trail the audit trail's.
+        hidden = set()
+        if not may_see(request, JobRun):
+            hidden.add(_("History"))
+        if not may_see(request, AuditEntry):
+            hidden.add(_("Audit trail"))
+        return [fieldset for fieldset in self.fieldsets if fieldset[0] not in hidden]
+
+    def get_list_display(self, request):
+        if may_see(request, JobRun):
+            return self.list_display
+        return [field for field in self.list_display if field != "run_sparkline"]
+
     def get_readonly_fields(self, request, obj=None):
-        # Everything but ``enabled`` belongs to the runner.
-        fields = [f.name for f in JobState._meta.concrete_fields if f.name not in ("id", "enabled")]
+        # Everything but ``enabled`` and the reason for a pause belongs to the runner.
+        editable = ("id", "enabled", "pause_reason")
+        fields = [f.name for f in JobState._meta.concrete_fields if f.name not in editable]
         computed = [
+            "paused_when",
+            "audit_trail",
             "schedule",
             "time_zone",
             "health_status",
@@ -237,7 +304,29 @@ class JobStateAdmin(CronModelAdmin):
     def save_model(self, request, obj, form, change):
         # The runner moves next_run_at and the lease while the form is open:
         # saving the whole row would put back what it read.
-        obj.save(update_fields=form.changed_data)
+        fields = set(form.changed_data)
+        if "enabled" in fields:
+            obj.paused_by = "" if obj.enabled else audit.user_actor(request.user)
+            obj.paused_at = None if obj.enabled else timezone.now()
+            if obj.enabled:
+                obj.pause_reason = ""
+            fields |= {"paused_by", "paused_at", "pause_reason"}
+        with transaction.atomic(using=conf.database()):
+            obj.save(update_fields=fields)
+            if "enabled" in fields or ("pause_reason" in fields and not obj.enabled):
+                action = "resume" if obj.enabled else "pause"
+                self.record(request, action, obj.name, note=obj.pause_reason)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=conf.database()):
+            self.record(request, "delete job", obj.name)
+            obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=conf.database()):
+            for name in queryset.values_list("name", flat=True):
+                self.record(request, "delete job", name)
+            queryset.delete()
 
     @admin.display(description=_("schedule"))
     def schedule(self, obj):
@@ -250,6 +339,7 @@ class JobStateAdmin(CronModelAdmin):
         return self.shown(None if overview is None else overview.timezone)
 
     next_run = to_the_second(JobState, "next_run_at")
+    paused_when = to_the_second(JobState, "paused_at")
     last_run_time = to_the_second(JobState, "last_run_at")
     retrying_slot = to_the_second(JobState, "retry_slot")
     lease_expires = to_the_second(JobState, "lease_until")
@@ -336,8 +426,32 @@ class JobStateAdmin(CronModelAdmin):
             _("All runs of this job"),
         )
 
-    def _url(self, name, *args):
-        return reverse(f"admin:django_cron_{name}", args=args, current_app=self.admin_site.name)
+    @admin.display(description=_("audit trail"))
+    def audit_trail(self, obj):
+        entries = AuditEntry.objects.using(conf.database()).filter(job=obj.name)[:AUDIT_SHOWN]
+        if not entries:
+            return self.get_empty_value_display()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (when(e.at), e.actor, e.get_via_display(), e.action, Truncator(e.note).chars(80))
+                for e in entries
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            '</thead><tbody>{}</tbody></table><p><a href="{}?{}">{}</a></p>',
+            _("when"),
+            _("who"),
+            _("via"),
+            _("action"),
+            _("note"),
+            rows,
+            self._url("auditentry_changelist"),
+            urlencode({"job": obj.name}),
+            _("The whole audit trail of this job"),
+        )
 
     @admin.action(description=_("Run now"), permissions=["change"])
     def run_now(self, request, queryset):
@@ -353,9 +467,12 @@ class JobStateAdmin(CronModelAdmin):
             )
         if not registered:
             return
+        actor = audit.user_actor(request.user)
+        for name in registered:
+            self.record(request, "run", name)
         # A thread, so that a long job never holds up this response. It claims
         # each slot like any run: a job running elsewhere is not run twice.
-        run_in_background(registered)
+        run_in_background(registered, forced_by=actor)
         message = ngettext(
             "Started %(count)d job in the background; see {}.",
             "Started %(count)d jobs in the background; see {}.",
@@ -364,17 +481,52 @@ class JobStateAdmin(CronModelAdmin):
         runs = format_html('<a href="{}">{}</a>', self._url("jobrun_changelist"), _("Runs"))
         self.message_user(request, format_html(message, runs), messages.SUCCESS)
 
-    @admin.action(description=_("Pause"), permissions=["change"])
+    @admin.action(description=_("Pause…"), permissions=["change"])
     def pause(self, request, queryset):
-        count = queryset.update(enabled=False)
+        """Ask for the reason, then pause the selected jobs."""
+        form = PauseForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Pause jobs"),
+                "opts": self.model._meta,
+                "queryset": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            return TemplateResponse(request, "admin/django_cron/jobstate/pause.html", context)
+        reason = form.cleaned_data["reason"].strip()
+        paused = {
+            "paused_by": audit.user_actor(request.user),
+            "paused_at": timezone.now(),
+            "pause_reason": reason,
+        }
+        with transaction.atomic(using=conf.database()):
+            names = list(queryset.filter(enabled=True).values_list("name", flat=True))
+            count = queryset.filter(name__in=names).update(enabled=False, **paused)
+            for name in names:
+                self.record(request, "pause", name, note=reason)
         message = ngettext("Paused %(count)d job.", "Paused %(count)d jobs.", count)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+        return None
 
     @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request, queryset):
-        count = queryset.update(enabled=True)
+        with transaction.atomic(using=conf.database()):
+            names = list(queryset.filter(enabled=False).values_list("name", flat=True))
+            count = queryset.filter(name__in=names).update(
+                enabled=True, paused_by="", paused_at=None, pause_reason=""
+            )
+            for name in names:
+                self.record(request, "resume", name)
         message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+def _fields(entry: JobSchedule) -> dict:
+    """An entry's fields as the audit trail keeps them, before and after a change."""
+    return model_to_dict(entry, exclude=["id"])
 
 
 def registered_names():
@@ -382,14 +534,75 @@ def registered_names():
     return [(name, name) for name in sorted(d.name for d in cronScheduler.all())]
 
 
+class ArgumentsField(forms.JSONField):
+    """
+    JSON arguments as an operator types them: at most BODY_LIMIT characters,
+    nested at most DEPTH_LIMIT deep, with no NUL or lone surrogate, so that a
+    paste of anything is a form error, never a 500.
+    """
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            if len(value) > inputs.BODY_LIMIT:
+                raise ValidationError(
+                    _("Keep the arguments under %(limit)d characters."),
+                    params={"limit": inputs.BODY_LIMIT},
+                )
+            try:
+                parsed = json.loads(value)
+            except RecursionError:
+                raise ValidationError(
+                    _("Nest the arguments at most %(depth)d levels deep."),
+                    params={"depth": inputs.DEPTH_LIMIT},
+                ) from None
+            except ValueError:
+                return super().to_python(value)  # which says it is not JSON
+            try:
+                inputs.check_json(parsed, "The value")
+            except inputs.BadInput as exc:
+                raise ValidationError(str(exc)) from None
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        # Shown again in the form with its error, as typed: parsed, it could
+        # recurse, or hold a lone surrogate that no page can be encoded with.
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            inputs.check_json(json.loads(data), "The value")
+        except (RecursionError, ValueError):
+            return forms.fields.InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+
 class JobScheduleForm(forms.ModelForm):
     # A choice of registered jobs, never an import path typed in: only code
     # the site registered can be scheduled from the admin.
     job = forms.ChoiceField(label=_("job"), choices=registered_names)
+    args = ArgumentsField(label=_("arguments"), required=False, initial=list)
+    kwargs = ArgumentsField(label=_("keyword arguments"), required=False, initial=dict)
 
     class Meta:
         model = JobSchedule
         fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        job = cleaned.get("job", self.instance.job)
+        changed = {"args", "kwargs"} & set(self.changed_data)
+        if job in cronScheduler and (changed or self.instance.pk is None):
+            # From the admin, only the arguments the job declares (arguments.py);
+            # arguments that code stored and nobody changed here stay as they are.
+            try:
+                cleaned["args"], cleaned["kwargs"] = operator_arguments(
+                    cronScheduler.get(job), cleaned.get("args") or [], cleaned.get("kwargs") or {}
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        for field in ("args", "kwargs"):
+            if cleaned.get(field) is None and field in cleaned:
+                cleaned[field] = [] if field == "args" else {}
+        return cleaned
 
 
 @admin.register(JobSchedule)
@@ -402,7 +615,16 @@ class JobScheduleAdmin(CronModelAdmin):
     """
 
     form = JobScheduleForm
-    list_display = ["__str__", "kind", "runs_when", "timezone", "enabled", "next_run", "state_of"]
+    list_display = [
+        "__str__",
+        "kind",
+        "runs_when",
+        "timezone",
+        "enabled",
+        "next_run",
+        "state_of",
+        "author",
+    ]
     list_filter = ["kind", "enabled"]
     search_fields = ["job", "description"]
     actions = ["cancel_one_off_runs"]
@@ -434,8 +656,42 @@ class JobScheduleAdmin(CronModelAdmin):
         # Its row and history belong to the job and kind it was made for.
         return ["job", "kind"] if obj is not None else []
 
+    # A schedule says when and how often a job runs, and whether it runs at
+    # all: writing one needs the permission to change jobs as well.
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and request.user.has_perm(CHANGE_JOBS)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and request.user.has_perm(CHANGE_JOBS)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and request.user.has_perm(CHANGE_JOBS)
+
     def save_model(self, request, obj, form, change):
-        obj.save(using=conf.database())  # which plans its next run
+        rows = JobSchedule.objects.using(conf.database())
+        before = _fields(rows.get(pk=obj.pk)) if change else None
+        if not change:
+            obj.author = audit.user_actor(request.user)
+        with transaction.atomic(using=conf.database()):
+            obj.save(using=conf.database())  # which plans its next run
+            self.record(
+                request,
+                "change schedule" if change else "add schedule",
+                obj.job,
+                arguments={"args": obj.args, "kwargs": obj.kwargs},
+                before=before,
+                after={"id": obj.pk, **_fields(obj)},
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=conf.database()):
+            self.record(request, "delete schedule", obj.job, before={"id": obj.pk, **_fields(obj)})
+            obj.delete(using=conf.database())
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=conf.database()):
+            for obj in queryset:
+                self.delete_model(request, obj)
 
     @admin.display(description=_("when"))
     def runs_when(self, obj):
@@ -458,7 +714,12 @@ class JobScheduleAdmin(CronModelAdmin):
     @admin.action(description=_("Cancel the selected one-off runs"), permissions=["change"])
     def cancel_one_off_runs(self, request, queryset):
         pending = queryset.filter(kind=JobSchedule.Kind.ONCE)
-        count = sum(cancel(pk) for pk in pending.values_list("pk", flat=True))
+        count = 0
+        for pk, job in pending.values_list("pk", "job"):
+            with transaction.atomic(using=conf.database()):
+                if cancel(pk):
+                    count += 1
+                    self.record(request, "cancel", job, before={"once": pk})
         message = ngettext(
             "Cancelled %(count)d one-off run.", "Cancelled %(count)d one-off runs.", count
         )
@@ -474,6 +735,7 @@ RUN_FIELDS = [
     "status",
     "attempt",
     "forced",
+    "started_by",
     "scheduled",
     "queued",
     "wait",
@@ -495,7 +757,7 @@ class JobRunAdmin(CronModelAdmin):
         "run_duration",
         "status",
         "attempt",
-        "forced",
+        "started_by",
         "short_message",
         "short_error",
     ]
@@ -559,6 +821,82 @@ class JobRunAdmin(CronModelAdmin):
     @admin.display(description=_("output"))
     def output_block(self, obj):
         return self.shown(pre(obj.output))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(CronModelAdmin):
+    """The audit trail: read-only, kept as long as the run history."""
+
+    list_display = ["when_done", "actor", "via", "action", "job", "short_note", "remote_addr"]
+    list_filter = ["via", "action"]
+    search_fields = ["actor", "job", "note"]
+    date_hierarchy = "at"
+    fields = [
+        "when_done",
+        "actor",
+        "via",
+        "action",
+        "job",
+        "arguments",
+        "before",
+        "after",
+        "note",
+        "remote_addr",
+    ]
+    readonly_fields = fields
+
+    when_done = to_the_second(AuditEntry, "at")
+
+    @admin.display(description=_("note"))
+    def short_note(self, obj):
+        return self.shown(Truncator(obj.note).chars(80))
+
+    # Nobody rewrites or removes what happened; pruning follows HISTORY_DAYS.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OperatorKey)
+class OperatorKeyAdmin(CronModelAdmin):
+    """
+    Operator keys, listed and revoked here. They are made with ``manage.py
+    cron key create``, which prints the key once: the database keeps only a
+    digest, so nothing here can show it.
+    """
+
+    list_display = ["name", "scopes", "created", "created_by", "last_used", "revoked"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name"]
+    actions = ["revoke"]
+    fields = ["name", "scopes", "created", "created_by", "last_used", "revoked"]
+    readonly_fields = fields
+
+    created = to_the_second(OperatorKey, "created_at")
+    last_used = to_the_second(OperatorKey, "last_used_at")
+    revoked = to_the_second(OperatorKey, "revoked_at")
+
+    def has_add_permission(self, request):
+        return False  # manage.py cron key create NAME --scope ...
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked, not deleted: the audit trail names it
+
+    @admin.action(description=_("Revoke"), permissions=["change"])
+    def revoke(self, request, queryset):
+        count = 0
+        with transaction.atomic(using=conf.database()):
+            for key in queryset.filter(revoked_at__isnull=True):
+                if revoke_key(key.name) is not None:
+                    count += 1
+                    self.record(request, "revoke key", note=key.name)
+        message = ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 class CronJobLogAdmin(CronModelAdmin):

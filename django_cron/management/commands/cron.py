@@ -4,23 +4,31 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from django_cron import conf
+from django_cron import audit, conf, keys
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.clock import aware, storable_slot
 from django_cron.db_schedules import definition_for, one_offs
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
-from django_cron.models import JobRun, JobSchedule, JobState, first_line
+from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState, OperatorKey, first_line
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
+from django_cron.text import printable
 from django_cron.worker import Worker
+
+VIA = AuditEntry.Via.COMMAND_LINE
 
 
 def _when(dt):
     # With its offset: without USE_TZ, the naive time would not say which zone it is in.
-    return "-" if dt is None else timezone.localtime(aware(dt)).isoformat(timespec="seconds")
+    if dt is None:
+        return "-"
+    try:
+        return timezone.localtime(aware(dt)).isoformat(timespec="seconds")
+    except OverflowError:  # at the edge of year 9999
+        return aware(dt).isoformat(timespec="seconds")
 
 
 def _arguments(entry) -> str:
@@ -28,6 +36,11 @@ def _arguments(entry) -> str:
     args = entry["args"] if isinstance(entry, dict) else entry.args
     kwargs = entry["kwargs"] if isinstance(entry, dict) else entry.kwargs
     return " ".join(json.dumps(value) for value in (args, kwargs) if value)
+
+
+def _line(text: str) -> str:
+    """The first line of a job's text, as a terminal may show it: escapes escaped."""
+    return printable(first_line(text))
 
 
 # Django's options for every command. Django parses them before the action
@@ -82,7 +95,20 @@ class Command(BaseCommand):
         nxt.add_argument("name", metavar="NAME")
         nxt.add_argument("--after", help="ISO 8601 date and time (default: now).")
         nxt.add_argument("--count", type=int, default=1)
-        for action in sub.choices.values():
+        key = sub.add_parser("key", help="Create, list and revoke operator keys for the API.")
+        key_actions = key.add_subparsers(dest="key_action", required=True, metavar="KEY_ACTION")
+        create = key_actions.add_parser("create", help="Make a key and print it, once.")
+        create.add_argument("key_name", metavar="NAME")
+        create.add_argument(
+            "--scope",
+            required=True,
+            metavar="SCOPES",
+            help=f"Comma-separated, of {', '.join(keys.SCOPES)}.",
+        )
+        key_actions.add_parser("list", help="Name, scopes, created, last used, revoked.")
+        revoke = key_actions.add_parser("revoke", help="Revoke a key: it is refused from now on.")
+        revoke.add_argument("key_name", metavar="NAME")
+        for action in [*sub.choices.values(), *key_actions.choices.values()]:
             _add_common_options(action)
 
     def handle(self, *args, action, **options):
@@ -119,25 +145,32 @@ class Command(BaseCommand):
                 f"    last run: {last}",
             ]
             if state is not None and state.last_message:
-                lines.append(f"    returned: {first_line(state.last_message)}")
+                lines.append(f"    returned: {_line(state.last_message)}")
             if state is not None and state.last_error:
-                lines.append(f"    error:    {first_line(state.last_error)}")
+                lines.append(f"    error:    {_line(state.last_error)}")
             lines += [
                 f"    enabled:  {'yes' if job.enabled else 'no'}",
                 f"    health:   {job.health}",
             ]
+            if state is not None and not state.enabled and state.paused_by:
+                paused = f"by {printable(state.paused_by)} at {_when(state.paused_at)}"
+                if state.pause_reason:
+                    paused += f": {_line(state.pause_reason)}"
+                lines.append(f"    paused:   {paused}")
             if entry is not None and (entry.args or entry.kwargs):
-                lines.append(f"    args:     {_arguments(entry)}")
+                lines.append(f"    args:     {printable(_arguments(entry))}")
             self.stdout.write("\n".join(lines))
         for once in one_offs():
             lines = [
-                once["name"],
+                printable(once["name"]),
                 f"    runs once at {_when(datetime.fromisoformat(once['at']))}: {once['state']}",
             ]
+            if once["author"]:
+                lines.append(f"    made by:  {printable(once['author'])}")
             if once["args"] or once["kwargs"]:
-                lines.append(f"    args:     {_arguments(once)}")
+                lines.append(f"    args:     {printable(_arguments(once))}")
             if once["last_error"]:
-                lines.append(f"    error:    {first_line(once['last_error'])}")
+                lines.append(f"    error:    {_line(once['last_error'])}")
             self.stdout.write("\n".join(lines))
 
     def _say(self, text, verbosity, level=1):
@@ -150,8 +183,15 @@ class Command(BaseCommand):
         self._known(names)
         if force and not names:
             raise CommandError("--force needs the names of the jobs to run.")
+        actor = audit.command_line_actor()
+        if force:
+            for name in names:
+                audit.record(actor, VIA, "run", name)
         result = run_due(
-            names or None, force=force, on_run=lambda run: self._say(run.summary, verbosity)
+            names or None,
+            force=force,
+            forced_by=actor if force else "",
+            on_run=lambda run: self._say(printable(run.summary), verbosity),
         )
         if not result.runs:
             self._say("Nothing was due.", verbosity)
@@ -162,14 +202,14 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(
                 f"{len(failed)} of {len(result.runs)} runs did not succeed: "
-                + ", ".join(f"{run.job.name} ({run.status})" for run in failed)
+                + ", ".join(f"{printable(run.job.name)} ({run.status})" for run in failed)
             )
 
     def _report_pass(self, result, verbosity):
         """With -v 2: what was looked at, what was not run and why, and what comes next."""
         self._say(f"Checked {result.checked} jobs, ran {len(result.runs)}.", verbosity, 2)
         for name, why in result.skipped:
-            self._say(f"Skipped {name}: {why}", verbosity, 2)
+            self._say(printable(f"Skipped {name}: {why}"), verbosity, 2)
         if result.next_due is not None:
             self._say(f"Next due at {_when(result.next_due)}.", verbosity, 2)
 
@@ -182,7 +222,7 @@ class Command(BaseCommand):
                 detail = job.state.last_error
             elif job.health == BROKEN:
                 detail = job.definition.problem
-            self.stderr.write(f"{job.name}: {job.health} {detail}".rstrip())
+            self.stderr.write(printable(f"{job.name}: {job.health} {detail}".rstrip()))
         if bad:
             raise CommandError(
                 f"{len(bad)} of {len(jobs)} jobs are not healthy: "
@@ -206,7 +246,8 @@ class Command(BaseCommand):
             raise CommandError(str(NotMigrated(conf.database(), pending)))
 
         def on_run(run):
-            self._say(f"[{_when(run.finished_at or timezone.now())}] {run.summary}", verbosity)
+            when = _when(run.finished_at or timezone.now())
+            self._say(f"[{when}] {printable(run.summary)}", verbosity)
 
         def on_pass(result, wait):
             self._report_pass(result, verbosity)
@@ -251,3 +292,50 @@ class Command(BaseCommand):
                 break  # past its end date, or a one-off run's one slot
             self.stdout.write(slot.astimezone(zone).isoformat())
             slot = schedule.next_after(slot)
+
+    # Operator keys -----------------------------------------------------------------
+
+    def handle_key(self, key_action, **options):
+        getattr(self, f"handle_key_{key_action}")(**options)
+
+    def handle_key_create(self, key_name, scope, **options):
+        actor = audit.command_line_actor()
+        try:
+            with transaction.atomic(using=conf.database()):
+                row, key = keys.create(key_name, scope, created_by=actor)
+                audit.record(actor, VIA, "create key", note=f"{row.name} ({row.scopes})")
+        except keys.BadKey as exc:
+            raise CommandError(f"{exc}. Scopes: {', '.join(keys.SCOPES)}.") from exc
+        self.stdout.write(key)
+        self.stderr.write(
+            f"Operator key {row.name!r} with the scopes {row.scopes}. This is the only time "
+            "it is shown: only its digest is stored. Send it as Authorization: Bearer <key>."
+        )
+
+    def handle_key_list(self, **options):
+        rows = OperatorKey.objects.using(conf.database())
+        if not rows:
+            self.stdout.write("No operator keys. Make one with: cron key create NAME --scope read")
+        for row in rows:
+            state = f"revoked {_when(row.revoked_at)}" if row.revoked_at else "valid"
+            self.stdout.write(
+                "\n".join(
+                    [
+                        printable(row.name),
+                        f"    scopes:    {row.scopes}",
+                        f"    created:   {_when(row.created_at)} by {printable(row.created_by)}",
+                        f"    last used: {_when(row.last_used_at)}",
+                        f"    state:     {state}",
+                    ]
+                )
+            )
+
+    def handle_key_revoke(self, key_name, **options):
+        actor = audit.command_line_actor()
+        with transaction.atomic(using=conf.database()):
+            row = keys.revoke(key_name)
+            if row is not None:
+                audit.record(actor, VIA, "revoke key", note=row.name)
+        if row is None:
+            raise CommandError(f"No valid operator key is named {key_name!r}. See 'cron key list'.")
+        self.stdout.write(f"Revoked the operator key {row.name!r}.")

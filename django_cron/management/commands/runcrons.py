@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 import django_cron
+from django_cron import audit
 from django_cron.availability import diagnose
 from django_cron.compat.tivix import is_tivix_job, prune_logs, tivix_options
 from django_cron.jobs import Job, JobDefinition
@@ -68,7 +69,11 @@ class Command(BaseCommand):
         if dry_run:
             self._say(f"[{RAN if self._due(name, force) else NOT_DUE}] {name}")
             return
-        runs = run_due([name], force=force).runs
+        forced_by = ""
+        if force:
+            forced_by = audit.command_line_actor()
+            audit.record(forced_by, audit.Via.COMMAND_LINE, "run", name)
+        runs = run_due([name], force=force, forced_by=forced_by).runs
         if not runs:
             self._say(f"[{NOT_DUE}] {name}")
         for run in runs:
