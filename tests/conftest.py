@@ -85,11 +85,39 @@ def _database_param(alias):
 on_each_database = pytest.mark.parametrize("alias", [_database_param(a) for a in ALIASES])
 
 
+def _cron_database_param(alias):
+    marks = [pytest.mark.django_db(transaction=True, databases=sorted({"default", alias}))]
+    missing = django_settings.MISSING_SERVICES.get(alias)
+    if missing:
+        marks.append(pytest.mark.skip(reason=missing))
+    return pytest.param(alias, marks=marks, id=alias)
+
+
+# As on_each_database, with the default database too: users and sessions stay
+# there while django_cron's rows are on the alias (the admin, the API's users).
+on_each_cron_database = pytest.mark.parametrize("alias", [_cron_database_param(a) for a in ALIASES])
+
+
 @pytest.fixture
 def cron_db(alias, settings):
     """Point django_cron at the database alias the test is parametrized with."""
     settings.DJANGO_CRON = {**getattr(settings, "DJANGO_CRON", {}), "DATABASE": alias}
     return alias
+
+
+@pytest.fixture
+def operator_key():
+    """Make operator keys: ``operator_key("read", "run")`` returns a new key with those scopes."""
+    from django_cron import keys
+
+    made = []
+
+    def make(*scopes, name=None):
+        row, key = keys.create(name or f"key {len(made) + 1}", scopes or keys.SCOPES)
+        made.append(row)
+        return key
+
+    return make
 
 
 @pytest.fixture

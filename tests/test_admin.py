@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_cron import admin as cron_admin
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
-from tests.conftest import wait_for, wall_time
+from tests.conftest import on_each_cron_database, wait_for, wall_time
 from tests.effects import CALLS, record
 
 JOBS = reverse("admin:django_cron_jobstate_changelist")
@@ -42,8 +42,8 @@ def messages_of(response):
     return [(m.level_tag, str(m.message)) for m in get_messages(response.wsgi_request)]
 
 
-def act(client, action, *states, follow=True):
-    data = {"action": action, "_selected_action": [state.pk for state in states]}
+def act(client, action, *states, follow=True, **fields):
+    data = {"action": action, "_selected_action": [state.pk for state in states], **fields}
     return client.post(JOBS, data, follow=follow)
 
 
@@ -66,8 +66,8 @@ def started(monkeypatch):
     """The threads "Run now" starts, joined after the test so none outlives its data."""
     threads = []
 
-    def run_in_background(names):
-        threads.append(real(names))
+    def run_in_background(names, **options):
+        threads.append(real(names, **options))
         return threads[-1]
 
     real = cron_admin.run_in_background
@@ -155,7 +155,7 @@ def test_jobs_cannot_be_added_but_a_gone_jobs_row_can_be_deleted_with_its_runs(
 
 
 @pytest.mark.django_db
-def test_the_job_page_shows_the_last_ten_runs_and_edits_only_enabled(jobs, admin_client):
+def test_the_job_page_shows_the_last_ten_runs_and_edits_only_enabled_and_why(jobs, admin_client):
     state = JobState.objects.get(name="mail")
     start = timezone.now() - timedelta(hours=1)
     for minutes in range(12):
@@ -166,7 +166,7 @@ def test_the_job_page_shows_the_last_ten_runs_and_edits_only_enabled(jobs, admin
     assert len(re.findall(r"/admin/django_cron/jobrun/\d+/change/", content)) == 10
     assert f"{RUNS}?job=mail" in content
     assert '<div class="readonly">None</div>' not in content  # an interval job's time zone
-    assert list(response.context["adminform"].form.fields) == ["enabled"]
+    assert list(response.context["adminform"].form.fields) == ["enabled", "pause_reason"]
 
 
 @pytest.mark.django_db
@@ -228,19 +228,30 @@ def test_run_now_warns_about_jobs_that_are_not_registered(registry, admin_client
 
 
 @pytest.mark.django_db
-def test_pause_and_resume_toggle_enabled_and_a_paused_job_does_not_run(jobs, admin_client):
+def test_pause_asks_why_then_pauses_and_resume_resumes(jobs, admin_client):
     mail = JobState.objects.get(name="mail")
+    # First the question: nothing is paused yet.
     response = act(admin_client, "pause", mail)
+    assert response.status_code == 200 and "Reason" in response.content.decode()
+    assert b"<li>mail</li>" in response.content
+    mail.refresh_from_db()
+    assert mail.enabled
+    response = act(admin_client, "pause", mail, apply="Pause", reason="  mail server moves ")
     assert messages_of(response) == [("success", "Paused 1 job.")]
     mail.refresh_from_db()
-    assert not mail.enabled
+    paused = (mail.enabled, mail.paused_by, mail.pause_reason)
+    assert paused == (False, "admin", "mail server moves")
+    assert mail.paused_at is not None
+    # Who, when and why show on the job's page until it is resumed.
+    content = admin_client.get(job_url(mail)).content.decode()
+    assert "mail server moves" in content and ">admin<" in content
     make_due("mail")
     assert run_due().runs == [] and CALLS == []
 
     response = act(admin_client, "resume", mail)
     assert messages_of(response) == [("success", "Resumed 1 job.")]
     mail.refresh_from_db()
-    assert mail.enabled
+    assert mail.enabled and (mail.paused_by, mail.pause_reason, mail.paused_at) == ("", "", None)
     assert [run.job.name for run in run_due().runs] == ["mail"]
     assert CALLS == [("mail", (), {})]
 
@@ -337,7 +348,7 @@ def test_the_admin_works_on_the_cron_database(registry, admin_client, settings, 
     assert listed(admin_client.get(JOBS)) == ["mail"]
     assert admin_client.get(job_url(mail)).status_code == 200
 
-    act(admin_client, "pause", mail)
+    act(admin_client, "pause", mail, apply="Pause")
     assert not states.get(name="mail").enabled
     admin_client.post(job_url(mail), {"enabled": "on"})
     assert states.get(name="mail").enabled
@@ -529,17 +540,7 @@ def test_the_job_list_draws_a_sparkline_of_each_jobs_last_twenty_runs(registry, 
     assert heights == [18.0, 9.0]  # as tall as each run was long, beside the longest
 
 
-def _each_cron_database(alias):
-    marks = [pytest.mark.django_db(transaction=True, databases=sorted({"default", alias}))]
-    if django_settings.MISSING_SERVICES.get(alias):
-        marks.append(pytest.mark.skip(reason=django_settings.MISSING_SERVICES[alias]))
-    return pytest.param(alias, marks=marks, id=alias)
-
-
 # The sparklines' one query is a window function: it runs on each database.
-on_each_cron_database = pytest.mark.parametrize(
-    "alias", [_each_cron_database(a) for a in ["default", "postgresql", "mysql"]]
-)
 
 
 @on_each_cron_database

@@ -46,8 +46,8 @@ def started(monkeypatch):
     threads = []
     real = cron_admin.run_in_background
 
-    def run_in_background(names):
-        threads.append(real(names))
+    def run_in_background(names, **options):
+        threads.append(real(names, **options))
         return threads[-1]
 
     monkeypatch.setattr(cron_admin, "run_in_background", run_in_background)
@@ -92,12 +92,21 @@ def row_of(driver, state):
     )
 
 
-def act(driver, site, state, action):
-    """Select ``state`` in the job list, run ``action`` on it; return the success message."""
+def act(driver, site, state, action, reason=None):
+    """
+    Select ``state`` in the job list, run ``action`` on it, giving ``reason``
+    where the action asks for one; return the success message.
+    """
     driver.get(f"{site.url}/admin/django_cron/jobstate/")
     row_of(driver, state).find_element(By.NAME, "_selected_action").click()
     Select(driver.find_element(By.NAME, "action")).select_by_value(action)
     driver.find_element(By.NAME, "index").click()
+    if reason is not None:
+        field = WebDriverWait(driver, WAIT).until(
+            shown.visibility_of_element_located((By.NAME, "reason"))
+        )
+        field.send_keys(reason)
+        driver.find_element(By.NAME, "apply").click()
     message = WebDriverWait(driver, WAIT).until(
         shown.visibility_of_element_located((By.CSS_SELECTOR, ".messagelist .success"))
     )
@@ -163,12 +172,13 @@ def test_run_a_job_now_see_it_on_the_timeline_then_pause_and_resume_it(
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "admin-job-page.png"))
 
-    assert act(browser, site, reminders, "pause") == "Paused 1 job."
+    reason = "the mail relay is being moved"
+    assert act(browser, site, reminders, "pause", reason=reason) == "Paused 1 job."
     assert not enabled_in_list(browser, reminders)
     health = row_of(browser, reminders).find_element(By.CLASS_NAME, "field-health_status")
     assert health.text == "paused"
     reminders.refresh_from_db()
-    assert not reminders.enabled
+    assert not reminders.enabled and reminders.pause_reason == reason
 
     assert act(browser, site, reminders, "resume") == "Resumed 1 job."
     assert enabled_in_list(browser, reminders)

@@ -17,6 +17,7 @@ from django_cron.runner import run_due
 from django_cron.runs import sweep
 from tests.conftest import on_each_database, start, wait_for
 from tests.effects import CALLS, record
+from tests.settings import PING_KEY
 from tests.test_runner import make_due
 
 pytestmark = [on_each_database, pytest.mark.usefixtures("cron_db")]
@@ -285,12 +286,17 @@ def test_cron_list_shows_schedules_in_the_database_and_one_off_runs(alias, jobs,
     assert '"to": "ops"' in out
 
 
-def test_status_details_show_one_off_runs(alias, jobs, client):
+def test_status_details_show_one_off_runs_and_their_arguments_to_a_read_key(
+    alias, jobs, client, operator_key
+):
     once = django_cron.schedule_once("report", delay=600, kwargs={"to": "ops"})
-    body = client.get("/cron/status/", HTTP_X_CRON_KEY="test-ping-key-4f1c2a9e").json()
+    body = client.get("/cron/status/", HTTP_X_CRON_KEY=operator_key("read")).json()
     (shown,) = body["once"]
     assert shown["id"] == once.pk and shown["job"] == "report" and shown["state"] == "pending"
     assert shown["kwargs"] == {"to": "ops"}
+    # The ping key, which sits in access logs, sees the run but not its arguments.
+    (shown,) = client.get("/cron/status/", HTTP_X_CRON_KEY=PING_KEY).json()["once"]
+    assert shown["id"] == once.pk and "kwargs" not in shown and "args" not in shown
 
 
 # Real processes ---------------------------------------------------------------------------

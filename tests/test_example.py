@@ -142,7 +142,7 @@ def test_browsing_the_example_runs_jobs_and_shows_them(runserver, tmp_path):
     next_runs = re.findall(r'<td class="next-run[^"]*">(.*?)</td>', page, re.S)
     assert len(next_runs) == len(JOBS) and all(name in page for name in JOBS)
     assert all(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell) for cell in next_runs)
-    assert f"curl -X POST {url}cron/ping/demo-ping-key/" in page
+    assert f"curl -X POST {url}cron/ping/demo-ping-key-of-the-example-site/" in page
     assert 'href="/admin/"' in page and "example/manage.py createsuperuser" in page
 
 

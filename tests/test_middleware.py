@@ -17,8 +17,9 @@ from django_cron.runner import run_due
 from django_cron.trigger import GATE, run_in_background, trigger
 from tests.conftest import no_queries, wait_for
 from tests.effects import CALLS, record
+from tests.settings import PING_KEY
 
-KEY = "test-ping-key-4f1c2a9e"
+KEY = PING_KEY
 MIDDLEWARE = ["django_cron.middleware.CronMiddleware"]
 
 

@@ -16,8 +16,9 @@ from django_cron.runner import run_due
 from django_cron.trigger import trigger
 from tests.conftest import no_queries
 from tests.effects import CALLS, record
+from tests.settings import PING_KEY
 
-KEY = "test-ping-key-4f1c2a9e"
+KEY = PING_KEY
 
 DOWN = {
     "healthy": False,
@@ -239,6 +240,7 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_return": "",
         "last_queue_wait": None,
         "problem": None,
+        "paused": None,
     }
     assert job == {
         "name": "berlin",
@@ -253,6 +255,7 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_return": "",
         "last_queue_wait": None,
         "problem": None,
+        "paused": None,
     }
     assert mail["last_status"] == "ok" and mail["last_return"] == "{'sent': 42}"
     assert mail["last_duration"] >= 0

@@ -28,11 +28,12 @@ from django_cron.trigger import trigger
 from tests.conftest import ALIASES, ROOT, STARTED, on_each_database, subprocess_env, wait_for
 from tests.effects import CALLS, record
 from tests.servers import server, traffic
+from tests.settings import PING_KEY
 
 # Django's default TIME_ZONE before 5.0: UTC-6 in winter, so naive UTC and naive
 # local time are hours apart, and a mix-up shows.
 LEGACY_ZONE = "America/Chicago"
-KEY = "test-ping-key-4f1c2a9e"
+KEY = PING_KEY
 
 
 @pytest.fixture

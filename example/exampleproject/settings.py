@@ -89,8 +89,9 @@ DJANGO_CRON = {
     # default (60): its jobs are rarely due to the second.
     "POLLING_FREQUENCY": 5,
     # The secret of cron/ping/<key>/, which the home page shows. A real site
-    # reads a long random one from its environment, as this does when set.
-    "PING_KEY": os.environ.get("EXAMPLE_PING_KEY", "demo-ping-key"),
+    # reads a long random one from its environment, as this does when set
+    # (python -c "import secrets; print(secrets.token_urlsafe(32))").
+    "PING_KEY": os.environ.get("EXAMPLE_PING_KEY", "demo-ping-key-of-the-example-site"),
     # Days of run history to keep; older runs are deleted after each pass.
     "HISTORY_DAYS": 7,
     # Seconds a run may take before it counts as lost and its slot is freed.
