@@ -306,11 +306,11 @@ class JobStateAdmin(CronModelAdmin):
         # saving the whole row would put back what it read.
         fields = set(form.changed_data)
         if "enabled" in fields:
-            obj.paused_by = "" if obj.enabled else audit.user_actor(request.user)
-            obj.paused_at = None if obj.enabled else timezone.now()
-            if obj.enabled:
-                obj.pause_reason = ""
-            fields |= {"paused_by", "paused_at", "pause_reason"}
+            by = audit.user_actor(request.user)
+            now = JobState.RESUMED if obj.enabled else JobState.paused_fields(by, obj.pause_reason)
+            for field, value in now.items():
+                setattr(obj, field, value)
+            fields |= set(now)
         with transaction.atomic(using=conf.database()):
             obj.save(update_fields=fields)
             if "enabled" in fields or ("pause_reason" in fields and not obj.enabled):
@@ -497,14 +497,10 @@ class JobStateAdmin(CronModelAdmin):
             }
             return TemplateResponse(request, "admin/django_cron/jobstate/pause.html", context)
         reason = form.cleaned_data["reason"].strip()
-        paused = {
-            "paused_by": audit.user_actor(request.user),
-            "paused_at": timezone.now(),
-            "pause_reason": reason,
-        }
+        paused = JobState.paused_fields(audit.user_actor(request.user), reason)
         with transaction.atomic(using=conf.database()):
             names = list(queryset.filter(enabled=True).values_list("name", flat=True))
-            count = queryset.filter(name__in=names).update(enabled=False, **paused)
+            count = queryset.filter(name__in=names).update(**paused)
             for name in names:
                 self.record(request, "pause", name, note=reason)
         message = ngettext("Paused %(count)d job.", "Paused %(count)d jobs.", count)
@@ -515,9 +511,7 @@ class JobStateAdmin(CronModelAdmin):
     def resume(self, request, queryset):
         with transaction.atomic(using=conf.database()):
             names = list(queryset.filter(enabled=False).values_list("name", flat=True))
-            count = queryset.filter(name__in=names).update(
-                enabled=True, paused_by="", paused_at=None, pause_reason=""
-            )
+            count = queryset.filter(name__in=names).update(**JobState.RESUMED)
             for name in names:
                 self.record(request, "resume", name)
         message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)

@@ -15,7 +15,6 @@ from functools import wraps
 
 from django.core.exceptions import NON_FIELD_ERRORS as NON_FIELD
 from django.core.exceptions import ValidationError
-from django.db import DataError
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import audit, conf, db_schedules, inputs
 from .arguments import operator_arguments
-from .availability import Unavailable, ask
+from .availability import RefusedValue, Unavailable, ask
 from .clock import with_offset
 from .credentials import Refused, authorise
 from .health import overview
@@ -79,12 +78,12 @@ def endpoint(scope: str, *permissions: str, methods=("POST",)):
                 return _error(str(exc), exc.status)
             except BadInput as exc:
                 return _error(str(exc), 400)
+            except RefusedValue:
+                # A value the edge let through: the request's fault, not an
+                # outage, and no SQL in the answer.
+                return _error("The database refused a value of this request.", 400)
             except Unavailable as exc:
                 return _unavailable(request, exc, details=True)
-            except DataError:
-                # A value the edge let through and the database refused: the
-                # request's fault, not an outage, and no SQL in the answer.
-                return _error("The database refused a value of this request.", 400)
             except db_schedules.TooManyPending as exc:
                 return _error(" ".join(exc.messages), 429)
             except ValidationError as exc:
@@ -198,11 +197,8 @@ def _set_enabled(request, credential, name: str, enabled: bool, reason: str = ""
     else:
         # A further schedule, as GET api/jobs/ names it; a one-off run is cancelled instead.
         rows = rows.filter(name=name, db_schedule__kind=JobSchedule.Kind.EXTRA)
-    if enabled:
-        pause = {"paused_by": "", "paused_at": None, "pause_reason": ""}
-    else:
-        pause = {"paused_by": credential.actor, "paused_at": timezone.now(), "pause_reason": reason}
-    if not rows.update(enabled=enabled, **pause):
+    fields = JobState.RESUMED if enabled else JobState.paused_fields(credential.actor, reason)
+    if not rows.update(**fields):
         return _unknown(name)
     _record(request, credential, "resume" if enabled else "pause", name, note=reason)
     return JsonResponse({"name": name, "enabled": enabled, "paused": paused(rows.get())})

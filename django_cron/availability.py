@@ -44,6 +44,17 @@ class NotMigrated(Unavailable):
         return f"{self.message} --database={self.using}"
 
 
+class RefusedValue(Unavailable):
+    """
+    The database answered, and refused a value (NUL in PostgreSQL's text, a
+    number out of a column's range): the request's fault, not an outage. The
+    operator API answers 400; checks at the edge (inputs.py) should come first.
+    """
+
+    reason = "value_refused"
+    message = "the database refused a value"
+
+
 def pending_migrations(using: str | None = None) -> list[str]:
     """Return django_cron's migrations that ``manage.py migrate`` would apply to ``using``."""
     # Django's own reckoning, as runserver's "unapplied migrations" warning:
@@ -55,6 +66,8 @@ def pending_migrations(using: str | None = None) -> list[str]:
 
 def diagnose(exc: DatabaseError, using: str | None = None) -> Unavailable:
     """Return why django_cron's database ``using`` failed with ``exc``."""
+    if isinstance(exc, DataError):
+        return RefusedValue(str(exc))
     using = using or conf.database()
     try:
         pending = pending_migrations(using)
@@ -72,7 +85,5 @@ def ask(question):
         # every query after a failed one, the diagnosis's too, until a rollback.
         with transaction.atomic(using=alias):
             return question()
-    except DataError:
-        raise  # a value the database refused: no outage to diagnose
     except DatabaseError as exc:
         raise diagnose(exc) from exc

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from . import conf
 from .arguments import check_binds
-from .clock import DbNow, aware, planned, stored
+from .clock import DbNow, aware, planned, stored, with_offset
 from .inputs import within_reach
 from .models import JobSchedule, JobState
 from .registry import cronScheduler
@@ -549,8 +549,6 @@ def one_off(entry: JobSchedule, arguments: bool = True) -> dict:
     Return a one-off run as the status endpoint and the operator API show it;
     its arguments only if ``arguments`` (they may hold secrets).
     """
-    from .clock import with_offset
-
     state = getattr(entry, "state", None)
     shown = {
         "id": entry.pk,
@@ -586,10 +584,10 @@ def one_offs(limit: int = RECENT_ONE_OFFS, arguments: bool = True, waiting: int 
     Return the one-off runs still to run (at most ``waiting`` of them, if
     given), then the ``limit`` latest others, as dicts.
     """
-    entries = _entries().filter(kind=Kind.ONCE).select_related("state")
-    pending = entries.filter(_WAITING).order_by("at", "pk")
+    entries = listed_one_offs()
+    pending = entries.filter(_WAITING)
     found = list(pending if waiting is None else pending[:waiting])
-    found += list(entries.exclude(_WAITING).order_by("-at", "-pk")[:limit])
+    found += list(entries.exclude(_WAITING)[:limit])
     return [one_off(entry, arguments) for entry in found]
 
 

@@ -67,6 +67,15 @@ class JobState(models.Model):
     def __str__(self):
         return self.name
 
+    # What resuming a job writes: on, and no pause to tell of.
+    RESUMED = {"enabled": True, "paused_by": "", "paused_at": None, "pause_reason": ""}
+
+    @staticmethod
+    def paused_fields(by: str, reason: str = "") -> dict:
+        """Return what pausing a job writes: off, and who paused it, when and why."""
+        now = timezone.now()
+        return {"enabled": False, "paused_by": by, "paused_at": now, "pause_reason": reason}
+
 
 class JobRun(models.Model):
     """One run of a job: its slot, timing, outcome and error."""

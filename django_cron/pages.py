@@ -17,10 +17,13 @@ def _number(request, name: str, default: int, most: int | None = None) -> int:
     text = request.GET.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < 1 or (most is not None and int(text) > most):
+    # ASCII digits, and few of them: "²" is a digit to str.isdigit(), and
+    # int() refuses a string of thousands of digits.
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+    if number < 1 or (most is not None and number > most):
         upper = f" up to {most}" if most is not None else ""
         raise BadInput(f"?{name}= takes a whole number from 1{upper}, not {text[:20]!r}.")
-    return int(text)
+    return number
 
 
 def page_of(request, items) -> tuple[list, dict]:

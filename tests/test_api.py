@@ -306,7 +306,15 @@ def test_the_lists_are_paginated(jobs, operator_key):
     second = client.get(first["next"]).json()
     assert [job["name"] for job in second["jobs"]] == ["job2", "job3", "job4"]
     assert second["previous"] == "/cron/api/jobs/?per_page=3&page=1"
-    for query in ("page=4", "page=0", "page=x", "per_page=501", "per_page=-1"):
+    for query in (
+        "page=4",
+        "page=0",
+        "page=x",
+        "per_page=501",
+        "per_page=-1",
+        "page=%C2%B2",
+        "page=" + "9" * 5000,
+    ):
         response = client.get(f"/cron/api/jobs/?{query}")
         assert response.status_code == 400 and "error" in response.json(), query
 

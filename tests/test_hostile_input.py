@@ -11,6 +11,7 @@ from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core import checks
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 import django_cron
 from django_cron import inputs
+from django_cron.availability import RefusedValue, ask
 from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState
 from django_cron.runner import prune_history, run_due
 from tests import test_db_schedules, test_views
@@ -158,6 +160,19 @@ def test_nul_and_lone_surrogates_get_400_before_the_database_sees_them(
     assert response.status_code == 400, response.content
     assert "NUL" in response.json()["error"] and "detail" not in response.json()
     assert snapshot(alias) == before
+
+
+@pytest.mark.skipif(
+    "postgresql" in django_settings.MISSING_SERVICES,
+    reason=django_settings.MISSING_SERVICES.get("postgresql", ""),
+)
+@pytest.mark.django_db(databases=["default", "postgresql"])
+def test_a_value_the_database_refuses_is_not_taken_for_an_outage(settings):
+    # Past the edge, PostgreSQL refuses NUL in text: the database answered.
+    settings.DJANGO_CRON = {**settings.DJANGO_CRON, "DATABASE": "postgresql"}
+    with pytest.raises(RefusedValue) as refused:
+        ask(lambda: JobState.objects.using("postgresql").filter(name="a\x00b").exists())
+    assert refused.value.reason == "value_refused"
 
 
 # Job text that no database or terminal takes as it is ------------------------------------

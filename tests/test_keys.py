@@ -160,6 +160,8 @@ def test_a_right_key_and_a_wrong_one_of_the_same_length_answer_alike():
                 times[name].append(time.perf_counter() - started)
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = max(medians.values()) / min(medians.values())
+    print(f"median answer, ms: {', '.join(f'{k} {v * 1000:.3f}' for k, v in medians.items())}")
+    print(f"slowest / fastest median: {ratio:.3f}")
     # Noise moves these medians by a few per cent; a shortcut for wrong keys
     # (no lookup) or a slow hash for right ones would be several times over.
     assert ratio < 1.25, medians
