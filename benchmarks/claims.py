@@ -89,7 +89,7 @@ def _run_all(names, index, processes) -> None:
 def _take_all(names, index, processes) -> None:
     """Take this process's share of the queued runs, as a task worker does."""
     from django_cron.models import JobRun
-    from django_cron.runner import run_queued
+    from django_cron.tasks import run_queued
 
     queued = JobRun.objects.filter(status=JobRun.Status.QUEUED).values_list("pk", "job__name")
     for pk, name in queued:
@@ -127,9 +127,9 @@ def measure(kind: str, processes: int, names) -> float:
 def many(n: int) -> None:
     """(4): what ``n`` registered jobs cost a process beyond its passes."""
     from django_cron import register as add
-    from django_cron import states
     from django_cron.registry import cronScheduler
     from django_cron.runner import run_due
+    from django_cron.runtime import states
 
     cronScheduler.clear()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -12,12 +12,16 @@ import logging
 
 from django.utils.module_loading import import_string
 
-from .compat.tivix import CronJobBase, Schedule
+from .compat.tivix.jobs import CronJobBase
+from .compat.tivix.schedule import TivixSchedule
 from .jobs import Job
-from .registry import autodiscover, cronScheduler
+from .registry import autodiscover, cronScheduler, registry
 
-register = cronScheduler.register
-register_command = cronScheduler.register_command
+# Tivix django-cron's name for its schedule class.
+Schedule = TivixSchedule
+
+register = registry.register
+register_command = registry.register_command
 
 # The "django_cron" logger, which Tivix django-cron offered here.
 logger = logging.getLogger("django_cron")
@@ -36,16 +40,16 @@ def get_current_time():
     return timezone.localtime(now) if timezone.is_aware(now) else now
 
 
-# Schedules kept in the database and one-off runs (db_schedules.py), imported on
-# first use: their models cannot load before Django's apps are ready.
+# Schedules kept in the database and one-off runs (db_schedules/api.py), imported
+# on first use: their models cannot load before Django's apps are ready.
 _DB_SCHEDULES = ("add_schedule", "cancel", "replace_schedule", "restore_schedule", "schedule_once")
 
 
 def __getattr__(name):
     if name in _DB_SCHEDULES:
-        from . import db_schedules
+        from .db_schedules import api
 
-        return getattr(db_schedules, name)
+        return getattr(api, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -54,6 +58,7 @@ __all__ = [
     "CronJobBase",
     "Job",
     "Schedule",
+    "TivixSchedule",
     "autodiscover",
     "cronScheduler",
     "get_class",
@@ -61,4 +66,5 @@ __all__ = [
     "logger",
     "register",
     "register_command",
+    "registry",
 ]

@@ -34,11 +34,19 @@ from django.utils.translation import ngettext
 
 from . import audit, conf, inputs
 from .arguments import operator_arguments
-from .db_schedules import cancel, definition_for, one_off_state
-from .health import BROKEN, FAILING, OK, OVERDUE, PAUSED, JobOverview, health
+from .db_schedules.api import cancel
+from .db_schedules.listing import one_off_state
+from .definitions import definition_for
+from .health import (
+    BROKEN,
+    FAILING,
+    HEALTH_CHOICES,
+    job_health,
+    job_overview,
+)
 from .keys import revoke as revoke_key
-from .models import AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
-from .registry import cronScheduler
+from .models import MISSED, AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
+from .registry import registry
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
 from .trigger import run_in_background
 
@@ -47,33 +55,10 @@ CHANGE_JOBS = "django_cron.change_jobstate"
 # The job page's audit trail: the latest entries, and a link to the rest.
 AUDIT_SHOWN = 10
 
-NOT_REGISTERED = "not registered"
 # The job page's table of runs, its timeline, and the job list's sparklines.
 RECENT_RUNS = 10
 TIMELINE_RUNS = 50
 SPARKLINE_RUNS = 20
-
-HEALTH_CHOICES = [
-    (OK, _("ok")),
-    (OVERDUE, _("overdue")),
-    (FAILING, _("failing")),
-    (PAUSED, _("paused")),
-    (BROKEN, _("broken")),
-    (NOT_REGISTERED, _("not registered")),
-]
-
-
-def job_overview(state: JobState, now=None) -> JobOverview | None:
-    """Return the JobOverview of a state row, or None if no job of its name is registered."""
-    definition = definition_for(state)
-    if definition is None:
-        return None
-    return JobOverview(definition, state, health(definition, state, now or timezone.now()))
-
-
-def job_health(state: JobState, now=None) -> str:
-    overview = job_overview(state, now)
-    return NOT_REGISTERED if overview is None else overview.health
 
 
 def wait_seconds(wait):
@@ -168,7 +153,8 @@ class LastStatusFilter(admin.SimpleListFilter):
     NEVER = "never"
 
     def lookups(self, request, model_admin):
-        return [*JobRun.Status.choices, (self.NEVER, _("never run"))]
+        # "missed" is a last status, not a run's: its slot was skipped, with no run.
+        return [*JobRun.Status.choices, (MISSED, _("missed")), (self.NEVER, _("never run"))]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -331,7 +317,7 @@ class JobStateAdmin(CronModelAdmin):
     @admin.display(description=_("schedule"))
     def schedule(self, obj):
         overview = job_overview(obj)
-        return _("not registered") if overview is None else overview.schedule
+        return _("not registered") if overview is None else overview.schedule_text
 
     @admin.display(description=_("time zone"))
     def time_zone(self, obj):
@@ -456,8 +442,8 @@ class JobStateAdmin(CronModelAdmin):
     @admin.action(description=_("Run now"), permissions=["change"])
     def run_now(self, request, queryset):
         names = list(queryset.values_list("name", flat=True))
-        registered = [name for name in names if name in cronScheduler]
-        missing = [name for name in names if name not in cronScheduler]
+        registered = [name for name in names if name in registry]
+        missing = [name for name in names if name not in registry]
         if missing:
             self.message_user(
                 request,
@@ -525,7 +511,7 @@ def _fields(entry: JobSchedule) -> dict:
 
 def registered_names():
     """The jobs and commands a schedule in the database may name: the registered ones only."""
-    return [(name, name) for name in sorted(d.name for d in cronScheduler.all())]
+    return [(name, name) for name in sorted(d.name for d in registry.all())]
 
 
 class ArgumentsField(forms.JSONField):
@@ -584,12 +570,12 @@ class JobScheduleForm(forms.ModelForm):
         cleaned = super().clean()
         job = cleaned.get("job", self.instance.job)
         changed = {"args", "kwargs"} & set(self.changed_data)
-        if job in cronScheduler and (changed or self.instance.pk is None):
+        if job in registry and (changed or self.instance.pk is None):
             # From the admin, only the arguments the job declares (arguments.py);
             # arguments that code stored and nobody changed here stay as they are.
             try:
                 cleaned["args"], cleaned["kwargs"] = operator_arguments(
-                    cronScheduler.get(job), cleaned.get("args") or [], cleaned.get("kwargs") or {}
+                    registry.get(job), cleaned.get("args") or [], cleaned.get("kwargs") or {}
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)

@@ -22,19 +22,22 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import audit, conf, db_schedules, inputs
+from . import audit, conf, inputs
 from .arguments import operator_arguments
 from .availability import RefusedValue, Unavailable, ask
 from .clock import with_offset
 from .credentials import Refused, authorise
+from .db_schedules import api as db_schedules
+from .db_schedules.listing import listed_one_offs, one_off
+from .db_schedules.rules import TooManyPending, shape_errors
 from .health import overview
 from .inputs import BadInput
 from .models import AuditEntry, JobSchedule, JobState
 from .pages import page_of
-from .registry import cronScheduler
-from .states import sync_states
+from .registry import registry
+from .runtime.states import sync_states
 from .trigger import trigger
-from .views import _details, _unavailable, paused
+from .views import job_details, paused, unavailable
 
 ONCE_FIELDS = ("at", "delay", "args", "kwargs")
 # What an HTTP client sends as a POST with no data. JSON sent without a
@@ -83,8 +86,8 @@ def endpoint(scope: str, *permissions: str, methods=("POST",)):
                 # outage, and no SQL in the answer.
                 return _error("The database refused a value of this request.", 400)
             except Unavailable as exc:
-                return _unavailable(request, exc, details=True)
-            except db_schedules.TooManyPending as exc:
+                return unavailable(request, exc, details=True)
+            except TooManyPending as exc:
                 return _error(" ".join(exc.messages), 429)
             except ValidationError as exc:
                 by_field = hasattr(exc, "error_dict")
@@ -126,15 +129,15 @@ def jobs(request, credential):
     """List the jobs with their state, a page at a time."""
     listed, about = page_of(request, overview())
     return JsonResponse(
-        {"jobs": [{**_details(job), "enabled": job.enabled} for job in listed], **about}
+        {"jobs": [{**job_details(job), "enabled": job.enabled} for job in listed], **about}
     )
 
 
 @endpoint("read", "django_cron.view_jobschedule", methods=("GET", "HEAD"))
 def once_list(request, credential):
     """List the one-off runs, those still to run first, a page at a time."""
-    listed, about = page_of(request, db_schedules.listed_one_offs())
-    return JsonResponse({"once": [db_schedules.one_off(entry) for entry in listed], **about})
+    listed, about = page_of(request, listed_one_offs())
+    return JsonResponse({"once": [one_off(entry) for entry in listed], **about})
 
 
 def _audit_row(entry: AuditEntry) -> dict:
@@ -178,7 +181,7 @@ def run(request, credential, name):
     Run a job now: a one-off run due at once, which this process runs after
     the response, unless another runner claims it first. It runs once either way.
     """
-    if name not in cronScheduler:
+    if name not in registry:
         return _unknown(name)
     entry = db_schedules.schedule_once(name, author=credential.actor)
     _record(request, credential, "run", name, after={"once": entry.pk})
@@ -190,9 +193,9 @@ def run(request, credential, name):
 
 def _set_enabled(request, credential, name: str, enabled: bool, reason: str = "") -> JsonResponse:
     rows = JobState.objects.using(conf.database())
-    if name in cronScheduler:
+    if name in registry:
         # Its row, made now if the runner has not seen the job yet.
-        sync_states([cronScheduler.get(name)], timezone.now())
+        sync_states([registry.get(name)], timezone.now())
         rows = rows.filter(name=name)
     else:
         # A further schedule, as GET api/jobs/ names it; a one-off run is cancelled instead.
@@ -224,12 +227,8 @@ def resume(request, credential, name):
 def _once_options(request) -> dict:
     """Return schedule_once()'s options from the JSON body; BadInput or ValidationError if bad."""
     body = _body(request, ONCE_FIELDS)
-    errors = {}
     options = {"args": body.get("args", []), "kwargs": body.get("kwargs", {})}
-    if not isinstance(options["args"], list):
-        errors["args"] = "The arguments must be a JSON list."
-    if not isinstance(options["kwargs"], dict):
-        errors["kwargs"] = "The keyword arguments must be a JSON object."
+    errors = shape_errors(options["args"], options["kwargs"])
     at, delay = body.get("at"), body.get("delay")
     if at is not None and delay is not None:
         errors["delay"] = 'Give "at" or "delay", not both.'
@@ -268,17 +267,17 @@ def _delay(value) -> timedelta | None:
 def _shown(pk: int) -> dict:
     """Return the one-off run ``pk`` as it is now, with its run's state."""
     entry = JobSchedule.objects.using(conf.database()).select_related("state").get(pk=pk)
-    return db_schedules.one_off(entry)
+    return one_off(entry)
 
 
 @endpoint("schedule", "django_cron.add_jobschedule", "django_cron.change_jobstate")
 def once(request, credential, name):
     """Schedule a one-off run of a job, at a time or after a delay, with its own arguments."""
-    if name not in cronScheduler:
+    if name not in registry:
         return _unknown(name)
     options = _once_options(request)
     options["args"], options["kwargs"] = operator_arguments(
-        cronScheduler.get(name), options["args"], options["kwargs"]
+        registry.get(name), options["args"], options["kwargs"]
     )
     entry = db_schedules.schedule_once(name, author=credential.actor, **options)
     _record(

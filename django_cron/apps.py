@@ -2,7 +2,14 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core import checks
+from django.db.backends.signals import connection_created
+
+from . import conf
+from .clock import add_sqlite_clock
+from .compat.crontab import register_cronjobs
+from .compat.tivix.jobs import log_run, register_cron_classes
+from .registry import autodiscover, registry
+from .signals import run_finished
 
 
 class _DebugOrWarning(logging.Filter):
@@ -37,41 +44,23 @@ class DjangoCronConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.db.backends.signals import connection_created
-
-        from . import conf
-        from .checks import (
-            check_cron_classes,
-            check_cronjobs,
-            check_jobs,
-            check_ping_key,
-            check_ping_key_strength,
-            check_settings,
-            check_unregistered_jobs,
-        )
-        from .clock import add_sqlite_clock
-        from .compat.crontab import register_cronjobs
-        from .compat.tivix import check_tivix_settings, log_run, register_cron_classes
-        from .registry import autodiscover, cronScheduler
-        from .signals import run_finished
+        # Imported here, not above: these modules import the models, which
+        # cannot load before the app registry is ready.
+        from . import checks, runner
+        from .db_schedules import planning, rules  # noqa: F401 (their receivers connect)
 
         log_to_console_by_default()
         connection_created.connect(add_sqlite_clock, dispatch_uid="django_cron_sqlite_clock")
         # Tivix jobs' runs go to its CronJobLog too.
         run_finished.connect(log_run, dispatch_uid="django_cron_tivix_log")
-        checks.register(check_settings, "django_cron")
-        checks.register(check_jobs, "django_cron")
-        checks.register(check_unregistered_jobs, "django_cron")
-        checks.register(check_cronjobs, "django_cron")
-        checks.register(check_cron_classes, "django_cron")
-        checks.register(check_tivix_settings, "django_cron")
-        checks.register(check_ping_key, "django_cron", checks.Tags.urls)
-        checks.register(check_ping_key_strength, "django_cron", checks.Tags.security)
+        checks.register()
+        # The 2009 cronScheduler.execute() runs a pass; the registry runs nothing itself.
+        registry.runner = runner.run_due
 
         if conf.get("AUTODISCOVER"):
             autodiscover()
         # Jobs named in settings, the way Tivix django-cron and django-crontab take them.
         # A bad entry is logged and skipped here, and reported by manage.py check:
         # it must not keep the site from starting.
-        register_cron_classes(cronScheduler)
-        register_cronjobs(cronScheduler)
+        register_cron_classes(registry)
+        register_cronjobs(registry)

@@ -19,30 +19,17 @@ import argparse
 import inspect
 import json
 
+from django.core.checks import Error
 from django.core.exceptions import ValidationError
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import BaseCommand, CommandError
-
-from .jobs import Job
-
-
-def _signature(definition):
-    """Return the signature that the job's arguments bind to, and the self it needs, or None."""
-    target = definition.target
-    if definition.is_class:
-        # Job.run() hands its arguments to job(), which then says what it takes.
-        target = target.job if target.run is Job.run else target.run
-    try:
-        return inspect.signature(target), (None,) if definition.is_class else ()
-    except (TypeError, ValueError):
-        return None, ()
 
 
 def check_binds(definition, args, kwargs) -> None:
     """Raise ValidationError if the job cannot be called with these arguments."""
     if definition.command is not None:
         return  # the command's parser says, at run time, or operator_options() before
-    signature, self_ = _signature(definition)
+    signature, self_ = definition.signature()
     if signature is None:
         return
     try:
@@ -67,7 +54,7 @@ def operator_arguments(definition, args, kwargs) -> tuple[list, dict]:
 
 def _declared(definition, args, kwargs) -> None:
     """Raise ValidationError if an argument would reach only *args or **kwargs."""
-    signature, self_ = _signature(definition)
+    signature, self_ = definition.signature()
     if signature is None:
         if definition.operator_kwargs:
             return
@@ -168,22 +155,8 @@ def _command_options(definition, args, kwargs) -> dict:
         )
     parser = command_parser(name)
     permitted = options_named(parser, allowed)
+    argv, asked = _permitted_argv(definition, parser, permitted, kwargs)
     positional = [str(arg) for arg in definition.args[1:]]
-    argv, asked = [], {}
-    for key, value in kwargs.items():
-        try:
-            ((dest, action),) = options_named(parser, [key]).items()
-        except KeyError:
-            dest = action = None
-        if dest not in permitted:
-            raise ValidationError(
-                {
-                    "kwargs": f"{definition.name} does not let operators set {key!r}; "
-                    f"they may set {', '.join(allowed)}."
-                }
-            )
-        argv += _as_argv(action, value, f"{key!r}")
-        asked[dest] = action
     try:
         baseline = vars(parser.parse_args(positional))
         parsed = vars(parser.parse_args(positional + argv))
@@ -200,3 +173,63 @@ def _command_options(definition, args, kwargs) -> dict:
         unstorable = f"{name}'s parser gives values that cannot be stored: {exc}."
         raise ValidationError({"kwargs": unstorable}) from exc
     return options
+
+
+def _permitted_argv(definition, parser, permitted, kwargs) -> tuple[list, dict]:
+    """Return the command line for ``kwargs``, and {dest: action} asked; refuse other options."""
+    argv, asked = [], {}
+    for key, value in kwargs.items():
+        try:
+            ((dest, action),) = options_named(parser, [key]).items()
+        except KeyError:
+            dest = action = None
+        if dest not in permitted:
+            raise ValidationError(
+                {
+                    "kwargs": f"{definition.name} does not let operators set {key!r}; "
+                    f"they may set {', '.join(definition.operator_options)}."
+                }
+            )
+        argv += _as_argv(action, value, f"{key!r}")
+        asked[dest] = action
+    return argv, asked
+
+
+def check_operator_options(definition) -> list:
+    """Check that operator_options names options of the job's command."""
+    name, wanted = definition.name, definition._option("operator_options")
+    if wanted is None:
+        return []
+
+    def error(problem, hint):
+        return Error(f"Job {name!r} {problem}.", hint=hint, obj=name, id="django_cron.E017")
+
+    if definition.command is None:
+        return [
+            error(
+                "sets operator_options, which only a management command has",
+                "Give a function or a Job operator_kwargs=True, or register_command() a command.",
+            )
+        ]
+    if isinstance(wanted, str) or not all(isinstance(option, str) for option in wanted):
+        return [error(f"has operator_options {wanted!r}", "Give a list: ['--indent'].")]
+    try:
+        parser = command_parser(definition.command)
+    except Exception as exc:
+        return [error(f"runs the command {definition.command!r}, which cannot load: {exc!r}", "")]
+    unknown = []
+    for option in wanted:
+        try:
+            options_named(parser, [option])
+        except KeyError:
+            unknown.append(option)
+    if not unknown:
+        return []
+    known = [action.option_strings[-1] for action in parser._actions if action.option_strings]
+    return [
+        error(
+            f"lets operators set {', '.join(map(repr, unknown))}, which "
+            f"{definition.command} has no option of",
+            f"Name options of {definition.command}: {', '.join(known)}.",
+        )
+    ]

@@ -116,28 +116,6 @@ def stored(value: datetime | None) -> datetime | None:
     return timezone.make_naive(value, timezone.get_default_timezone()).replace(fold=0)
 
 
-def storable_slot(schedule, slot: datetime) -> datetime:
-    """
-    Return the aware ``slot`` of ``schedule``, or the first slot after it that
-    storage keeps apart from the others. With USE_TZ = False, a slot in the
-    second pass of a repeated hour would read back as the first pass's, an
-    hour early and a wall time already run: it is skipped, as its stored time
-    cannot say when it is due. Interval jobs keep their phase. None (a
-    schedule with no slot left) stays None.
-    """
-    while slot is not None and aware(stored(slot)) != slot:
-        following = schedule.next_after(slot)
-        if following is not None and following <= slot:
-            raise ValueError(f"next_after({slot}) returned {following}, not a later slot")
-        slot = following
-    return slot
-
-
-def planned(schedule, slot: datetime) -> datetime:
-    """Return ``slot`` (aware, from ``schedule``) as the runner stores it: see storable_slot()."""
-    return stored(storable_slot(schedule, slot))
-
-
 def db_now_plus(delta: timedelta) -> Func:
     """Return an expression for the database's now + ``delta``."""
     return ExpressionWrapper(DbNow() + delta, output_field=DateTimeField())

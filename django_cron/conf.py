@@ -8,6 +8,7 @@ is logged once and replaced by its default, so a typo in settings cannot fail
 a request.
 """
 
+import difflib
 import functools
 import logging
 import threading
@@ -15,9 +16,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import Error, Warning
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 
-from .schedules import parse_every
+from .legacy_settings import lock_backend
+from .schedules import MISSED_POLICIES, parse_every
 
 logger = logging.getLogger("django_cron")
 
@@ -174,9 +178,6 @@ def _history_days(value):
 
 
 def _missed(value):
-    # Imported here: jobs imports this module.
-    from .jobs import MISSED_POLICIES
-
     if value not in MISSED_POLICIES:
         choices = ", ".join(repr(policy) for policy in MISSED_POLICIES)
         raise InvalidSetting("not a policy for missed slots", f"Use one of {choices}.")
@@ -326,8 +327,6 @@ def get(key: str) -> Any:
     user = _user_or_empty()
     if key not in user:
         if key in ("LOCK_BACKEND", "LOCK_OPTIONS") and "LOCK_BACKEND" not in user:
-            from .compat.tivix import lock_backend
-
             # Tivix's DJANGO_CRON_LOCK_BACKEND, mapped onto a lock of ours.
             tivix = lock_backend()
             if tivix is not None:
@@ -368,3 +367,67 @@ def polling_frequency() -> float:
 def database() -> str:
     """Return the alias of the database that holds job state and history."""
     return get("DATABASE")
+
+
+# Checks ------------------------------------------------------------------------
+
+
+def check() -> list:
+    """Check every DJANGO_CRON value with the validators that reading it uses."""
+    errors = []
+    try:
+        user = user_settings()
+    except InvalidSetting as exc:
+        errors.append(_bad_value("DJANGO_CRON", settings.DJANGO_CRON, exc))
+        user = {}
+    # What the runtime will use: each good value, else the default.
+    values = dict(DEFAULTS)
+    for key, value in user.items():
+        if key not in DEFAULTS:
+            errors.append(_unknown_key(key))
+            continue
+        try:
+            values[key] = clean(key, value)
+        except InvalidSetting as exc:
+            # A bad MISSED keeps the id it had before values were checked in general.
+            error_id = "django_cron.E008" if key == "MISSED" else "django_cron.E013"
+            errors.append(_bad_value(f"DJANGO_CRON[{key!r}]", value, exc, error_id))
+    legacy = getattr(settings, "CRON_POLLING_FREQUENCY", None)
+    if legacy is not None:
+        try:
+            clean_legacy_polling_frequency(legacy)
+        except InvalidSetting as exc:
+            errors.append(_bad_value("CRON_POLLING_FREQUENCY", legacy, exc))
+    path = values["LOCK_BACKEND"]
+    try:
+        backend = import_string(path)
+    except Exception as exc:
+        errors.append(
+            Error(
+                f"DJANGO_CRON['LOCK_BACKEND'] {path!r} cannot be imported: {exc}.",
+                hint="Use a dotted path such as 'django_cron.locks.database.DatabaseLock'; "
+                "RedisLock needs 'pip install django-cron-revival[redis]'.",
+                id="django_cron.E006",
+            )
+        )
+    else:
+        # Each backend checks its own options (a cache lock, its cache).
+        check_backend = getattr(backend, "check", None)
+        if check_backend is not None:
+            errors.extend(check_backend(values["LOCK_OPTIONS"]))
+    # django_cron.E007, "USE_TZ is False", is retired: times are then naive, as Django's.
+    return errors
+
+
+def _bad_value(where, value, exc, error_id="django_cron.E013"):
+    return Error(f"{where} is {value!r}, {exc}.", hint=exc.hint, id=error_id)
+
+
+def _unknown_key(key):
+    # Compared in capitals: the keys are, and "lease" is a plain typo of "LEASE".
+    close = difflib.get_close_matches(str(key).upper(), DEFAULTS, n=1)
+    if close:
+        hint = f"django_cron ignores it; did you mean {close[0]!r}?"
+    else:
+        hint = f"django_cron ignores it. The keys it reads are {', '.join(DEFAULTS)}."
+    return Warning(f"DJANGO_CRON has an unknown key {key!r}.", hint=hint, id="django_cron.W005")

@@ -14,8 +14,11 @@ Three credentials reach the endpoints:
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.checks import Warning
 from django.db import DatabaseError
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import NoReverseMatch, reverse
 from django.utils.crypto import constant_time_compare
 
 from . import conf, keys
@@ -167,3 +170,60 @@ def viewer(request) -> Credential | None:
     if user is not None and _has_perms(user, ("django_cron.view_jobstate",)):
         return Credential(actor=user_actor(user), user=user)
     return None
+
+
+# Checks ------------------------------------------------------------------------
+
+
+def check_ping_key() -> list:
+    """Warn when the ping URL is routed but no key can open it."""
+    # A project without URLs (a worker-only settings module) routes nothing.
+    if conf.get("PING_KEY") or not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("django_cron:ping", kwargs={"key": "k"})
+    except NoReverseMatch:
+        return []
+    return [
+        Warning(
+            "django_cron's URLs are included but DJANGO_CRON['PING_KEY'] is empty, "
+            "so cron/ping/<key>/ answers 404 to everyone.",
+            hint=f"Set PING_KEY. {conf.PING_KEY_HINT}.",
+            id="django_cron.W001",
+        )
+    ]
+
+
+# Shorter than this, a key falls to guessing sooner than a session cookie would.
+SHORTEST_PING_KEY = 32
+# What a URL path cannot carry as it is: "/" ends the key, "?" and "#" end the path.
+URL_UNSAFE = set("/?#% \t\r\n")
+
+
+def check_ping_key_strength() -> list:
+    """Warn about a ping key that is short, or that a URL path cannot carry."""
+    key = conf.get("PING_KEY")
+    if not key:
+        return []
+    warnings = []
+    if len(key) < SHORTEST_PING_KEY:
+        warnings.append(
+            Warning(
+                f"DJANGO_CRON['PING_KEY'] has {len(key)} characters, fewer than "
+                f"{SHORTEST_PING_KEY}: it is in every access log and monitor, and short "
+                "enough to guess.",
+                hint=f"{conf.PING_KEY_HINT}.",
+                id="django_cron.W008",
+            )
+        )
+    unsafe = sorted(URL_UNSAFE & set(key)) + sorted({c for c in key if not c.isprintable()})
+    if unsafe:
+        warnings.append(
+            Warning(
+                f"DJANGO_CRON['PING_KEY'] holds {', '.join(map(repr, unsafe))}, which a ping "
+                "URL cannot carry as it is: the monitor's requests would miss the key.",
+                hint=f"{conf.PING_KEY_HINT}: letters, digits, - and _ only.",
+                id="django_cron.W009",
+            )
+        )
+    return warnings

@@ -8,8 +8,9 @@ is kept so that such sites run unchanged.
 from django.conf import settings
 from django.core.mail import send_mail
 
-from . import conf
-from .compat.tivix import CronJobBase, Schedule, read_cron_classes
+from .compat.tivix.jobs import CronJobBase, read_cron_classes
+from .compat.tivix.log import latest_runs
+from .compat.tivix.schedule import TivixSchedule as Schedule
 
 
 def _admin_addresses():
@@ -25,16 +26,13 @@ class FailedRunsNotificationCronJob(CronJobBase):
     code = "django_cron.FailedRunsNotificationCronJob"
 
     def do(self):
-        from .models import CronJobLog
-
         prefix = getattr(settings, "FAILED_RUNS_CRONJOB_EMAIL_PREFIX", "")
-        logs = CronJobLog.objects.using(conf.database())
         told = []
         for _where, _path, job_class in read_cron_classes():
             if isinstance(job_class, Exception) or job_class is type(self):
                 continue
             needed = job_class.MIN_NUM_FAILURES or 10
-            latest = list(logs.filter(code=job_class.code).order_by("-end_time")[:needed])
+            latest = latest_runs(job_class.code, needed)
             if len(latest) < needed or any(log.is_success for log in latest):
                 continue
             body = "".join(f"Job ran at {log.start_time}:\n\n{log.message}\n\n" for log in latest)

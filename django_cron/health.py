@@ -5,18 +5,25 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from . import conf, states
-from .clock import aware, planned
+from . import conf, slots
+from .definitions import definition_for
 from .models import JobRun, JobSchedule, JobState
-from .registry import cronScheduler
+from .registry import registry
+from .runtime import states
 
+# The health of a job: the one vocabulary of ``cron status``, ``cron list``,
+# the status endpoint and the admin.
 OK = "ok"
 OVERDUE = "overdue"
 FAILING = "failing"
 PAUSED = "paused"
 NEW = "new"
 BROKEN = "broken"
+HEALTHS = (OK, OVERDUE, FAILING, PAUSED, NEW, BROKEN)
+# What the admin shows for a row whose job is not registered here.
+NOT_REGISTERED = "not registered"
 
 BAD_STATUSES = (JobRun.Status.FAILED, JobRun.Status.TIMED_OUT, JobRun.Status.LOST)
 
@@ -68,8 +75,8 @@ class JobOverview:
         return self.health != PAUSED
 
     @property
-    def schedule(self) -> str:
-        """The schedule in words."""
+    def schedule_text(self) -> str:
+        """The schedule in words (``definition.schedule`` is the Schedule itself)."""
         try:
             return self.definition.schedule.describe()
         except ValueError as exc:
@@ -92,13 +99,7 @@ class JobOverview:
         """
         if self.state is not None:
             return self.state.next_run_at
-        if self.definition.problem is not None or not self.definition.enabled:
-            return None
-        try:
-            schedule = self.definition.schedule
-            return planned(schedule, schedule.first_after(aware(timezone.now())))
-        except Exception:
-            return None  # a schedule that cannot plan: its health says "broken"
+        return slots.preview(self.definition, timezone.now())
 
 
 def overview(now: datetime | None = None) -> list:
@@ -106,10 +107,8 @@ def overview(now: datetime | None = None) -> list:
     Return a JobOverview for every registered job, and for every further
     schedule kept in the database (a job of its own), sorted by name.
     """
-    from .db_schedules import definition_for
-
     now = now or timezone.now()
-    definitions = cronScheduler.all()
+    definitions = registry.all()
     # Only the registered jobs' rows: rows of removed jobs may be many.
     table = JobState.objects.using(conf.database())
     rows = table.filter(name__in=[d.name for d in definitions])
@@ -126,27 +125,6 @@ def overview(now: datetime | None = None) -> list:
     return sorted(result, key=lambda job: job.name)
 
 
-class _SetAside:
-    """The jobs paused or broken in code, by name, for one registry generation."""
-
-    generation = None
-    health = {}
-
-    def get(self) -> dict:
-        if self.generation != cronScheduler.generation:
-            self.health = {}
-            for definition in cronScheduler.all():
-                if not definition.enabled:
-                    self.health[definition.name] = PAUSED
-                elif definition.problem is not None:
-                    self.health[definition.name] = BROKEN
-            self.generation = cronScheduler.generation
-        return self.health
-
-
-_set_aside = _SetAside()
-
-
 def counts(now: datetime | None = None) -> dict:
     """
     Return how many registered jobs are in each health, as overview() would
@@ -154,11 +132,11 @@ def counts(now: datetime | None = None) -> dict:
     endpoints answer, at the same cost for 10 jobs as for 10,000.
     """
     now = now or timezone.now()
-    set_aside = _set_aside.get()
+    set_aside = registry.set_aside()
     broken = [name for name, health in set_aside.items() if health == BROKEN]
     off = [name for name, health in set_aside.items() if health == PAUSED]
     # Rows of jobs no longer registered here, and of broken ones, are left out.
-    strangers = states.survey(now, sync=False).strangers
+    strangers = states.survey(now).strangers
     rows = JobState.objects.using(conf.database()).exclude(name__in=[*strangers, *broken])
     # One-off runs are not jobs: their runs are in the history, and in the status details.
     rows = rows.exclude(db_schedule__kind=JobSchedule.Kind.ONCE)
@@ -190,5 +168,30 @@ def counts(now: datetime | None = None) -> dict:
     result[OVERDUE] = found["overdue"]
     result[OK] = found["rows"] - found["paused"] - found["failing"] - found["overdue"]
     code_rows = found["rows"] - found["extras"] - off_rows
-    result[NEW] = len(cronScheduler) - len(set_aside) - code_rows
+    result[NEW] = len(registry) - len(set_aside) - code_rows
     return result
+
+
+# The admin's names for them, and its look-ups by row -----------------------------
+
+HEALTH_CHOICES = [
+    (OK, _("ok")),
+    (OVERDUE, _("overdue")),
+    (FAILING, _("failing")),
+    (PAUSED, _("paused")),
+    (BROKEN, _("broken")),
+    (NOT_REGISTERED, _("not registered")),
+]
+
+
+def job_overview(state: JobState, now=None) -> JobOverview | None:
+    """Return the JobOverview of a state row, or None if no job of its name is registered."""
+    definition = definition_for(state)
+    if definition is None:
+        return None
+    return JobOverview(definition, state, health(definition, state, now or timezone.now()))
+
+
+def job_health(state: JobState, now=None) -> str:
+    overview = job_overview(state, now)
+    return NOT_REGISTERED if overview is None else overview.health

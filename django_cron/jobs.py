@@ -13,10 +13,20 @@ from datetime import timedelta
 from functools import cached_property
 
 from asgiref.sync import async_to_sync
+from django.core.checks import Error
 from django.core.management import call_command
 
-from . import conf
-from .schedules import Cron, Interval, Schedule, parse_moment
+from . import conf, task_framework
+from .arguments import check_operator_options
+from .schedules import (
+    MISSED_POLICIES,
+    Cron,
+    Schedule,
+    both_or_neither,
+    build_schedule,
+    parse_every,
+    zone,
+)
 
 OPTIONS = (
     "schedule",
@@ -42,7 +52,8 @@ OPTIONS = (
     "operator_kwargs",
     "operator_options",
 )
-MISSED_POLICIES = ("coalesce", "skip", "catch_up")
+# The longest job name: the JobState row's name column holds it.
+NAME_LIMIT = 200
 
 
 class Job:
@@ -148,15 +159,8 @@ class JobDefinition:
             if start is not None or end is not None:
                 raise ValueError("start_date and end_date need a cron expression or an interval")
             return expression
-        if expression is not None and every is not None:
-            raise ValueError("set either a cron schedule or an interval, not both")
-        if expression is None and every is None:
-            raise ValueError("set a cron schedule or an interval")
         # A naive date, like a cron expression, is read in the job's time zone.
-        start, end = parse_moment(start, self.timezone), parse_moment(end, self.timezone)
-        if every is not None:
-            return Interval(every, start=start, end=end)
-        return Cron(expression, self.timezone, start=start, end=end)
+        return build_schedule(expression, every, self.timezone, start=start, end=end, check=False)
 
     @cached_property
     def problem(self) -> str | None:
@@ -164,11 +168,8 @@ class JobDefinition:
         Return why the job cannot run, or None. ``manage.py check``, the runner
         and the health reports all ask this, so they agree.
         """
-        from .models import JobState
-
-        limit = JobState._meta.get_field("name").max_length
-        if len(self.name) > limit:
-            return f"its name is longer than {limit} characters"
+        if len(self.name) > NAME_LIMIT:
+            return f"its name is longer than {NAME_LIMIT} characters"
         try:
             self.schedule.validate()
         except Exception as exc:
@@ -250,6 +251,137 @@ class JobDefinition:
     def operator_options(self) -> list:
         """The options of a command that the admin and the API may set."""
         return list(self._option("operator_options") or [])
+
+    def signature(self):
+        """Return the signature that the job's arguments bind to, and the self it needs, or None."""
+        target = self.target
+        if self.is_class:
+            # Job.run() hands its arguments to job(), which then says what it takes.
+            target = target.job if target.run is Job.run else target.run
+        try:
+            return inspect.signature(target), (None,) if self.is_class else ()
+        except (TypeError, ValueError):
+            return None, ()
+
+    # Checks ----------------------------------------------------------------
+
+    def check(self) -> list:
+        """Return what ``manage.py check`` reports about this job: errors with ids and hints."""
+        errors = self._check_schedule() + self._check_timezone()
+        if not errors:
+            errors = self._check_dates()
+        if not errors and self.problem is not None:
+            # A schedule that parses but can never fire, such as "0 0 30 2 *", or
+            # a name too long to store: the runner would skip the job.
+            errors.append(
+                self._error(
+                    f"cannot run: {self.problem}",
+                    "Give it a schedule that comes due (February has no 30th) and a "
+                    f"name of at most {NAME_LIMIT} characters.",
+                    "E016",
+                )
+            )
+        return errors + self._check_options() + check_operator_options(self)
+
+    def _error(self, problem: str, hint: str, number: str) -> Error:
+        return Error(
+            f"Job {self.name!r} {problem}.", hint=hint, obj=self.name, id=f"django_cron.{number}"
+        )
+
+    def _check_schedule(self) -> list:
+        expression, every = self.schedule_spec()
+        which = both_or_neither(expression, every)
+        if which is not None:
+            return [
+                self._error(
+                    f"sets {which} of schedule and every/run_every",
+                    "Give exactly one: schedule='*/5 * * * *' or every='5m'.",
+                    "E003",
+                )
+            ]
+        try:
+            if every is not None:
+                parse_every(every)
+            elif isinstance(expression, Schedule):
+                expression.validate()
+            else:
+                Cron(str(expression))  # the fields alone: the time zone has a check of its own
+        except ValueError as exc:
+            if every is not None:
+                return [
+                    self._error(
+                        f"has run_every/every {every!r}, not a positive duration",
+                        "Use seconds (300), a timedelta, or a string such as '90s', '5m', '2h'.",
+                        "E002",
+                    )
+                ]
+            hint = (
+                "Fix the schedule's arguments."
+                if isinstance(expression, Schedule)
+                else "Use five fields (minute hour day month weekday), six with seconds "
+                "first, or @hourly, @daily, @weekly, @monthly."
+            )
+            return [self._error(f"has an unusable schedule: {exc}", hint, "E001")]
+        return []
+
+    def _check_timezone(self) -> list:
+        try:
+            zone(self.timezone)
+        except ValueError:
+            return [
+                self._error(
+                    f"has an unknown time zone {self.timezone!r}",
+                    "Use an IANA name such as 'Europe/Berlin' or 'UTC'.",
+                    "E004",
+                )
+            ]
+        return []
+
+    def _check_dates(self) -> list:
+        try:
+            _ = self.schedule
+        except ValueError as exc:
+            # The fields are good: start_date or end_date is not.
+            return [
+                self._error(
+                    f"has an unusable schedule: {exc}",
+                    "Give start_date and end_date as datetimes or ISO 8601 strings "
+                    "such as '2026-05-01T09:00', the end after the start.",
+                    "E001",
+                )
+            ]
+        return []
+
+    def _check_options(self) -> list:
+        errors = []
+        try:
+            if self.lease.total_seconds() <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(
+                self._error(
+                    f"has lease {self._option('lease')!r}, not a positive duration",
+                    "Give the seconds a run may take before it counts as dead.",
+                    "E009",
+                )
+            )
+        if self.enqueue and not task_framework.available():
+            errors.append(
+                self._error(
+                    "is to be queued as a task, but no Tasks framework is installed",
+                    "Use Django 6.0 or later, or 'pip install django-tasks'.",
+                    "E012",
+                )
+            )
+        if self.missed not in MISSED_POLICIES:
+            errors.append(
+                self._error(
+                    f"option missed is {self.missed!r}",
+                    f"Use one of {', '.join(MISSED_POLICIES)}.",
+                    "E008",
+                )
+            )
+        return errors
 
     # Running ---------------------------------------------------------------
 

@@ -1,12 +1,20 @@
-from django.db import models
+from django.db import models, router, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .jobs import NAME_LIMIT
 
 
 def first_line(text: str, limit: int = 200) -> str:
     """The first non-blank line of ``text``, at most ``limit`` characters: a one-line summary."""
     stripped = text.strip()
     return stripped.splitlines()[0][:limit] if stripped else ""
+
+
+# A job's last status when its last slot was missed and skipped (missed="skip"):
+# no run was recorded, so it is a last status and never a run's status.
+MISSED = "missed"
 
 
 class JobState(models.Model):
@@ -17,7 +25,7 @@ class JobState(models.Model):
     forward with an UPDATE conditional on the value the claimer saw.
     """
 
-    name = models.CharField(_("name"), max_length=200, unique=True)
+    name = models.CharField(_("name"), max_length=NAME_LIMIT, unique=True)
     enabled = models.BooleanField(
         _("enabled"), default=True, help_text=_("Untick to pause the job without a deploy.")
     )
@@ -41,7 +49,7 @@ class JobState(models.Model):
     retry_attempt = models.PositiveSmallIntegerField(_("retry attempt"), default=0)
     # The schedule kept in the database that this row runs by, if any: the
     # replacement of a code job's schedule, or a further schedule or one-off
-    # run, which has a row of its own (db_schedules.py).
+    # run, which has a row of its own (db_schedules/).
     db_schedule = models.OneToOneField(
         "JobSchedule",
         verbose_name=_("schedule in the database"),
@@ -138,12 +146,17 @@ class JobRun(models.Model):
         return f"{line}: {detail}" if detail else line
 
 
+# Sent by JobSchedule.clean() with ``entry``; a receiver raises ValidationError,
+# by field, for an entry that cannot run (db_schedules/rules.py).
+checking_schedule = Signal()
+
+
 class JobSchedule(models.Model):
     """
     A schedule kept in the database for a registered job or command: one that
     replaces the code's schedule, one more with its own arguments, or a
     one-off run. Saving one plans its next run; the runner picks it up on its
-    next pass, with no restart (db_schedules.py).
+    next pass, with no restart (db_schedules/).
     """
 
     class Kind(models.TextChoices):
@@ -200,23 +213,23 @@ class JobSchedule(models.Model):
         verbose_name_plural = _("schedules in the database")
 
     def clean(self):
-        from .db_schedules import validate
-
-        validate(self)
+        # The rules need the registry and the other entries: they live above
+        # the models (db_schedules/rules.py) and answer this signal.
+        checking_schedule.send(sender=type(self), entry=self)
 
     def save(self, *args, **kwargs):
-        """Save the entry and plan its next run, together."""
-        from django.db import router, transaction
-
-        from .db_schedules import plan
-
+        """
+        Save the entry. Its next run is planned in the same transaction, by a
+        receiver of post_save (db_schedules/planning.py).
+        """
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         self.replaces = self.job if self.kind == self.Kind.REPLACE else None
+        if self.kind == self.Kind.ONCE and self.at is None:
+            self.at = timezone.now()  # a one-off run with no date runs now
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "replaces"}
         with transaction.atomic(using=using):
             super().save(*args, **kwargs)
-            plan(self)
 
     def __str__(self):
         if self.kind == self.Kind.ONCE:

@@ -6,7 +6,12 @@ runner sees the job, so importing a cron.py is safe during migrate and tests.
 """
 
 import inspect
+import sys
 
+from django.apps import apps
+from django.core.checks import Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.utils.module_loading import autodiscover_modules
 
 from .jobs import OPTIONS, Job, JobDefinition
@@ -19,6 +24,8 @@ class Registry:
         # state rows in step again (states.py) without comparing the whole registry.
         self.generation = 0
         self._positions = (None, {})
+        self._set_aside = (None, {})
+        self._broken = (None, [])
         # Pairs of different jobs that asked for the same name (django_cron.E005).
         self.conflicts = []
 
@@ -55,8 +62,6 @@ class Registry:
         schedule="@daily")``. Options as for register(); other arguments go to
         call_command(). The job's name defaults to "command:<command>".
         """
-        from django.core.management import call_command
-
         options = {key: kwargs.pop(key) for key in OPTIONS if key in kwargs}
         options.setdefault("name", f"command:{command}")
         definition = JobDefinition(call_command, (command, *args), kwargs, options)
@@ -110,14 +115,101 @@ class Registry:
         self.conflicts.clear()
         self.changed()
 
+    # What execute() runs: the runner's pass, which sits above the registry and
+    # is attached when Django is ready (apps.py). The registry runs nothing.
+    runner = None
+
     def execute(self):
-        """Run the due jobs now (the 2009 entry point)."""
-        from .runner import run_due
+        """Run the due jobs now: the 2009 ``cronScheduler.execute()``, kept for it."""
+        if self.runner is None:
+            raise ImproperlyConfigured("Add 'django_cron' to INSTALLED_APPS to run jobs.")
+        return self.runner()
 
-        return run_due()
+    # Jobs set aside in code ----------------------------------------------------
+
+    def set_aside(self) -> dict:
+        """
+        Return {name: why} for the jobs that cannot run here: "paused" (off in
+        code) or "broken" (``definition.problem``); worked out once per
+        generation, since the health counts and each pass ask.
+        """
+        if self._set_aside[0] != self.generation:
+            found = {}
+            for definition in self.all():
+                if not definition.enabled:
+                    found[definition.name] = "paused"
+                elif definition.problem is not None:
+                    found[definition.name] = "broken"
+            self._set_aside = (self.generation, found)
+        return self._set_aside[1]
+
+    def broken(self) -> list:
+        """
+        Return the definitions that cannot run (``problem``), off in code or
+        not; worked out once per generation, since every pass asks.
+        """
+        if self._broken[0] != self.generation:
+            self._broken = (self.generation, [d for d in self.all() if d.problem is not None])
+        return self._broken[1]
+
+    # Checks ------------------------------------------------------------------
+
+    def check(self) -> list:
+        """Return each job's check errors, and one for each pair of jobs with one name."""
+        errors = [error for definition in self.all() for error in definition.check()]
+        for first, second in self.conflicts:
+            errors.append(
+                Error(
+                    f"Two different jobs are named {first.name!r}: "
+                    f"{first.identity} and {second.identity}.",
+                    hint="Give one of them another name with name='...'.",
+                    obj=second.identity,
+                    id="django_cron.E005",
+                )
+            )
+        return errors
+
+    def check_unregistered(self, app_configs=None) -> list:
+        """
+        Warn about a Job subclass defined in an app's cron.py that nothing
+        registered: it would never run, and nothing else would say so. A class
+        that registered jobs derive from is a base class, not a forgotten job.
+        """
+        registered = [d.target for d in self.all() if d.is_class]
+        warnings = []
+        for config in app_configs or apps.get_app_configs():
+            if config.name == "django_cron":
+                continue  # Tivix's optional job, run only when CRON_CLASSES names it
+            module = sys.modules.get(f"{config.name}.cron")
+            if module is None:
+                continue  # not discovered (AUTODISCOVER off, or no cron.py)
+            for value in vars(module).values():
+                if not (
+                    inspect.isclass(value)
+                    and issubclass(value, Job)
+                    and value.__module__ == module.__name__
+                ):
+                    continue
+                if any(issubclass(job, value) for job in registered):
+                    continue
+                path = f"{module.__name__}.{value.__qualname__}"
+                warnings.append(
+                    Warning(
+                        f"{path} is a Job but is never registered, so it never runs.",
+                        hint=(
+                            f"Register it: cronScheduler.register({value.__name__}) after "
+                            "the class, or @register above it. Delete it if it is not needed."
+                        ),
+                        obj=path,
+                        id="django_cron.W006",
+                    )
+                )
+        return warnings
 
 
-cronScheduler = Registry()  # noqa: N816 (the 2009 name)
+# The jobs of the site. cronScheduler is its 2009 name.
+registry = Registry()
+cronScheduler = registry  # noqa: N816 (the 2009 name)
 
 
 def autodiscover() -> None:

@@ -2,9 +2,10 @@
 The runner: find what is due and take each job through its run.
 
 Every trigger (``cron run``, ``cron worker``, the middleware, the ping view,
-the admin's run now, a task worker) calls ``run_due()`` or ``run_queued()``;
-only what starts it differs. How a slot is claimed once and how a run ends is
-the business of ``runs.py``.
+the admin's run now) calls ``run_due()``; a task worker runs what a pass
+queued through ``tasks.run_claimed``. Only what starts it differs. How a slot
+is claimed once and how a run ends is the business of ``runtime/runs.py``;
+calling the job, of ``runtime/execution.py``.
 
 A fault of one job stays with that job. A schedule that cannot say when the
 job runs next marks the job broken (``manage.py check`` says so too), and the
@@ -15,22 +16,23 @@ and the trigger tries again later.
 
 import logging
 import threading
-import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import Exists
 from django.utils import timezone
 
-from . import alerts, audit, conf, db_schedules, execution, runs, states, tasks
+from . import slots, tasks
 from .clock import PassClock
-from .heartbeat import heartbeat
+from .definitions import definition_for
 from .models import JobRun, JobState
-from .registry import cronScheduler
+from .registry import registry
+from .runtime import alerts, execution, runs, states
+from .runtime.connections import mend_connections, tidy_connections
+from .runtime.history import prune_history
 
 logger = logging.getLogger("django_cron")
 
@@ -51,40 +53,6 @@ class Pass:
     stopped: bool = False
 
 
-def _states():
-    return JobState.objects.using(conf.database())
-
-
-def tidy_connections() -> None:
-    """
-    Close connections that are broken or past CONN_MAX_AGE, as Django does
-    around each request: at the start and the end of a pass. A connection
-    inside a transaction is left alone: closing it would roll back the
-    caller's work (a TestCase, say).
-    """
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-
-
-def mend_connections() -> None:
-    """
-    Between two jobs of a pass, close only the connections a job left unusable
-    (broken, or with autocommit turned off), so that the next job gets a sound
-    one; with CONN_MAX_AGE = 0 the pass keeps one connection, not one per job.
-    """
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is None or connection.in_atomic_block:
-            continue
-        if connection.get_autocommit() != connection.settings_dict["AUTOCOMMIT"]:
-            connection.close()
-        elif connection.errors_occurred:
-            if connection.is_usable():
-                connection.errors_occurred = False
-            else:
-                connection.close()
-
-
 def _broken(definition) -> bool:
     """Tell whether the job cannot run; log why, once per process."""
     if definition.problem is None:
@@ -101,7 +69,7 @@ def usable_definitions(names=None) -> list:
     """Return the registered jobs named (all if None) that can run."""
     return [
         definition
-        for definition in cronScheduler.all()
+        for definition in registry.all()
         if (names is None or definition.name in names) and not _broken(definition)
     ]
 
@@ -116,24 +84,14 @@ def is_due(definition, state, now) -> bool:
     )
 
 
-class _Broken:
-    """The broken jobs of one registry generation, found in one sweep of the registry."""
-
-    generation = None
-    skipped = ()
-
-    def list(self) -> list:
-        generation = cronScheduler.generation
-        if generation != self.generation:
-            broken = [d for d in cronScheduler.all() if d.problem is not None]
-            for definition in broken:
-                _broken(definition)
-            self.skipped = [(d.name, f"broken: {d.problem}") for d in broken]
-            self.generation = generation
-        return self.skipped
-
-
-_broken_jobs = _Broken()
+def _broken_skipped(names) -> list:
+    """Return (name, why) for each broken job among ``names`` (all if None); log each once."""
+    skipped = []
+    for definition in registry.broken():
+        _broken(definition)
+        if names is None or definition.name in names:
+            skipped.append((definition.name, f"broken: {definition.problem}"))
+    return skipped
 
 
 def run_due(
@@ -161,33 +119,20 @@ def run_due(
     tidy_connections()
     result = Pass()
     now = timezone.now()
-    states.survey(now)
+    states.keep_in_step(now)
     if force:
-        definitions = [d for d in cronScheduler.all() if names is None or d.name in names]
+        definitions = [d for d in registry.all() if names is None or d.name in names]
         rows = states.in_order(states.sync_states(definitions, now).values())
     else:
         rows = states.due(names)
-    result.checked = len(cronScheduler) if names is None else len(names)
-    result.skipped = [s for s in _broken_jobs.list() if names is None or s[0] in names]
+    result.checked = len(registry) if names is None else len(names)
+    result.skipped = _broken_skipped(names)
     # Due or not is the database's call, so servers with skewed clocks agree.
     clock = PassClock(rows[0].db_now if rows else now)
     if force:
         runs.sweep()
-    todo, passed_over = [], []
-    for state in rows:
-        if state.alert_pending:
-            alerts.send(state.name, state.pk, retry=True)
-        definition = db_schedules.definition_for(state)
-        if force:
-            if definition is not None and not _broken(definition):
-                todo.append((definition, state))
-        elif definition is None or _broken(definition) or not definition.enabled:
-            passed_over.append(state.pk)
-        elif state.schedule_key != states.schedule_key(definition):
-            # Planned by a process with other code (a deploy under way): plan it anew.
-            states.bring_in_step(definition, state.pk, state.schedule_key, clock.now())
-        elif is_due(definition, state, clock.now()):
-            todo.append((definition, state))
+    _send_pending_alerts(rows)
+    todo, passed_over = _to_run(rows, force, clock)
     _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by)
     if result.runs:
         prune_history()
@@ -195,6 +140,35 @@ def run_due(
         result.next_due = _sweep_and_look_ahead(names, passed_over)
     tidy_connections()
     return result
+
+
+def _send_pending_alerts(rows) -> None:
+    """Send the alerts waiting on the rows read: a mail that failed before goes out now."""
+    for state in rows:
+        if state.alert_pending:
+            alerts.send(state.name, state.pk, retry=True)
+
+
+def _to_run(rows, force: bool, clock) -> tuple:
+    """
+    Return ``(todo, passed_over)``: the (definition, state) pairs to run,
+    and the pks of due rows this process leaves (not registered here,
+    broken, or off in code), which must not hold the next due time back.
+    """
+    todo, passed_over = [], []
+    for state in rows:
+        definition = definition_for(state)
+        if force:
+            if definition is not None and not _broken(definition):
+                todo.append((definition, state))
+        elif definition is None or _broken(definition) or not definition.enabled:
+            passed_over.append(state.pk)
+        elif state.schedule_key != slots.key(definition):
+            # Planned by a process with other code (a deploy under way): plan it anew.
+            states.bring_in_step(definition, state.pk, state.schedule_key, clock.now())
+        elif is_due(definition, state, clock.now()):
+            todo.append((definition, state))
+    return todo, passed_over
 
 
 def _sweep_and_look_ahead(names, passed_over):
@@ -227,26 +201,37 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by
                 definition, state = pending.pop(0)
             except IndexError:
                 return
-            try:
-                run = run_one(definition, state, force=force, clock=clock, forced_by=forced_by)
-            except runs.CannotPlan as exc:
-                cronScheduler.mark_broken(definition, str(exc))
-                _broken(definition)
-                result.skipped.append((definition.name, f"broken: {exc}"))
-                continue
-            finally:
-                mend_connections()
-            if run is None:
-                result.skipped.append((definition.name, "taken by another process"))
-                continue
-            with reporting:
-                result.runs.append(run)
-                if on_run is not None:
-                    _report(on_run, run)
+            run = _run_counted(definition, state, result, force, clock, forced_by)
+            if run is not None:
+                with reporting:
+                    result.runs.append(run)
+                    if on_run is not None:
+                        _report(on_run, run)
 
     if threads <= 1 or len(pending) <= 1:
         work()
-        return
+    else:
+        _in_threads(work, min(threads, len(pending)))
+
+
+def _run_counted(definition, state, result, force, clock, forced_by):
+    """Run one job; note in ``result`` why it did not run, if it did not."""
+    try:
+        run = run_one(definition, state, force=force, clock=clock, forced_by=forced_by)
+    except runs.CannotPlan as exc:
+        registry.mark_broken(definition, str(exc))
+        _broken(definition)
+        result.skipped.append((definition.name, f"broken: {exc}"))
+        return None
+    finally:
+        mend_connections()
+    if run is None:
+        result.skipped.append((definition.name, "taken by another process"))
+    return run
+
+
+def _in_threads(work, count: int) -> None:
+    """Call ``work`` in ``count`` threads and wait for them; raise the first failure."""
     failures = []
 
     def worker():
@@ -260,7 +245,7 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by
 
     pool = [
         threading.Thread(target=worker, name=f"django_cron job {i + 1}", daemon=True)
-        for i in range(min(threads, len(pending)))
+        for i in range(count)
     ]
     for thread in pool:
         thread.start()
@@ -295,7 +280,7 @@ def run_one(
             # The task worker runs it and records the outcome; the slot is taken.
             _enqueue(definition, run, clock)
             return run
-        outcome = _call(definition, run, lock)
+        outcome = execution.call_holding_lease(definition, run, lock)
         runs.finish(definition, run, outcome, clock)
     finally:
         lock.release(ran=run is not None)
@@ -319,76 +304,3 @@ def _enqueue(definition, run, clock) -> None:
         runs.finish(definition, run, outcome, clock, was=JobRun.Status.QUEUED)
         return
     run.refresh_from_db()
-
-
-def run_queued(name: str, run_id: int) -> str:
-    """Run a job that a pass claimed and queued (the task worker's side); return its status."""
-    definition = db_schedules.definition_named(name)
-    run = runs.take(definition, run_id)
-    if run is None:
-        # Taken already: a redelivered or duplicate task does nothing.
-        return JobRun.objects.using(conf.database()).get(pk=run_id).status
-    outcome = _call(definition, run)
-    runs.finish(definition, run, outcome, PassClock(timezone.now()))
-    if outcome.stop is not None:
-        raise outcome.stop
-    return run.status
-
-
-def _call(definition, run, lock=None) -> execution.Outcome:
-    """Call the job with its lease (and lock) kept alive meanwhile."""
-
-    def beat():
-        held = lock.extend() if lock is not None else True
-        return runs.extend(definition, run) and held
-
-    try:
-        with heartbeat(beat, definition.lease.total_seconds() / 3, definition.name):
-            return execution.call(definition, run, tidy=mend_connections)
-    except Exception as exc:
-        # Not the job (its faults are its outcome) but what runs it: still its run's end.
-        logger.exception("Running %s failed", definition.name)
-        return execution.Outcome(
-            status=JobRun.Status.FAILED, error=execution.cap(repr(exc), execution.ERROR_LIMIT)
-        )
-
-
-# When this process last pruned each database's history (time.monotonic()).
-_pruned = {}
-# Seconds between two prunings by one process while a batch leaves nothing over.
-PRUNE_EVERY = 60.0
-
-
-def _forget_pruning(**kwargs):
-    _pruned.clear()
-
-
-setting_changed.connect(_forget_pruning)
-
-
-def prune_history() -> int:
-    """
-    Delete one bounded batch of runs older than HISTORY_DAYS, and one of the
-    audit trail and of finished one-off runs; return how many runs. A process
-    prunes once a minute at most, unless its last batch was full.
-    """
-    days = conf.get("HISTORY_DAYS")
-    alias = conf.database()
-    if days is None or time.monotonic() < _pruned.get(alias, float("-inf")) + PRUNE_EVERY:
-        return 0
-    _pruned[alias] = time.monotonic()
-    cutoff = timezone.now() - timedelta(days=days)
-    size = conf.get("PRUNE_BATCH_SIZE")
-    old = JobRun.objects.using(alias)
-    batch = list(
-        old.filter(started_at__lt=cutoff)
-        .exclude(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING])
-        .order_by("started_at")
-        .values_list("pk", flat=True)[:size]
-    )
-    pruned = old.filter(pk__in=batch).delete()[0] if batch else 0
-    # Kept as long as the runs they explain.
-    others = audit.prune(cutoff, size) + db_schedules.prune_one_offs(cutoff, size)
-    if len(batch) == size or others >= size:
-        _pruned.pop(alias)  # more to do: the next pass goes on
-    return pruned

@@ -1,31 +1,41 @@
 """
-Hand-off to Django's Tasks framework: ``django.tasks`` on Django 6.0 and
-later, the ``django-tasks`` backport before it.
+The task worker's side of a hand-off to Django's Tasks framework
+(``django.tasks`` on Django 6.0 and later, the ``django-tasks`` backport
+before it).
 
-The runner still claims the slot, exactly once; the task worker then runs the
-job and records the outcome on the same run.
+The runner still claims the slot, exactly once, and queues ``run_claimed``;
+the task worker then runs the job and records the outcome on the same run.
 """
 
-try:
-    from django.tasks import task
-except ImportError:  # Django < 6.0
-    try:
-        from django_tasks import task
-    except ImportError:
-        task = None
+from django.utils import timezone
 
 from . import conf
+from .clock import PassClock
+from .definitions import definition_named
 from .models import JobRun
+from .runtime import runs
+from .runtime.execution import call_holding_lease
+from .task_framework import available, task
+
+__all__ = ["available", "enqueue", "run_claimed", "run_queued"]
 
 
-def available() -> bool:
-    return task is not None
+def run_queued(name: str, run_id: int) -> str:
+    """Run a job that a pass claimed and queued; return its run's status."""
+    definition = definition_named(name)
+    run = runs.take(definition, run_id)
+    if run is None:
+        # Taken already: a redelivered or duplicate task does nothing.
+        return JobRun.objects.using(conf.database()).get(pk=run_id).status
+    outcome = call_holding_lease(definition, run)
+    runs.finish(definition, run, outcome, PassClock(timezone.now()))
+    if outcome.stop is not None:
+        raise outcome.stop
+    return run.status
 
 
 def run_claimed(name: str, run_id: int) -> str:
     """Run a job the runner claimed and queued; return the run's status."""
-    from .runner import run_queued
-
     return run_queued(name, run_id)
 
 

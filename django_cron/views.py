@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from .availability import Unavailable, ask
 from .clock import with_offset
 from .credentials import ping_key_matches, viewer
-from .db_schedules import one_offs
+from .db_schedules.listing import one_offs
 from .health import counts, is_healthy, overview
 from .inputs import BadInput
 from .pages import page_of
@@ -57,7 +57,7 @@ def ping(request, key):
         counted = ask(counts)
     except Unavailable as exc:
         # No due check after this answer: it would fail the same way.
-        return _unavailable(request, exc, details=True)
+        return unavailable(request, exc, details=True)
     response = JsonResponse(summary(counted))
     # Not gated: a monitor's ping is the trigger. Each slot still runs once.
     trigger.after(response, request, gated=False)
@@ -73,19 +73,20 @@ def status(request):
         body = summary(ask(counts))
         if who is not None:
             jobs, about = page_of(request, ask(overview))
-            body["jobs"] = [_details(job) for job in jobs]
+            body["jobs"] = [job_details(job) for job in jobs]
             body["page"] = about
             body["once"] = ask(
                 lambda: one_offs(arguments=who.sees_arguments, waiting=WAITING_SHOWN)
             )
     except Unavailable as exc:
-        return _unavailable(request, exc, details=who is not None)
+        return unavailable(request, exc, details=who is not None)
     except BadInput as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(body, status=200 if body["healthy"] else 503)
 
 
-def _unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:
+def unavailable(request, exc: Unavailable, details: bool) -> JsonResponse:
+    """Return the 503 for a database that cannot answer; its own words only with ``details``."""
     # The log keeps the database's own words, which the body gives only to those with details.
     logger.warning("%s: %s", masked_path(request), exc)
     body = {"healthy": False, "reason": exc.reason, "message": exc.message}
@@ -105,13 +106,14 @@ def paused(state) -> dict | None:
     }
 
 
-def _details(job) -> dict:
+def job_details(job) -> dict:
+    """Return a job as the status details and the operator API show it."""
     state = job.state
     wait = state.last_queue_wait if state else None
     return {
         "name": job.name,
         "health": job.health,
-        "schedule": job.schedule,
+        "schedule": job.schedule_text,
         "timezone": job.timezone,
         # With their offset, also without USE_TZ: a monitor elsewhere reads them right.
         "next_run": with_offset(job.next_run).isoformat() if job.next_run else None,

@@ -13,8 +13,8 @@ from django.conf import settings as django_settings
 from django.db import connections
 from django.utils import timezone
 
-from django_cron import states
 from django_cron.registry import cronScheduler
+from django_cron.runtime import states
 from tests import effects
 from tests.browser import browser, missing_browser  # noqa: F401 (browser: a fixture)
 

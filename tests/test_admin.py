@@ -143,6 +143,15 @@ def test_jobs_are_filtered_by_last_status_and_enabled(jobs, admin_client):
 
 
 @pytest.mark.django_db
+def test_jobs_whose_last_slot_was_missed_have_a_filter_of_their_own(jobs, admin_client):
+    # A missed slot that was skipped leaves "missed" as the job's last status.
+    JobState.objects.filter(name="mail").update(last_status="missed")
+    page = admin_client.get(JOBS)
+    assert "?last_status=missed" in page.content.decode()
+    assert listed(admin_client.get(JOBS, {"last_status": "missed"})) == ["mail"]
+
+
+@pytest.mark.django_db
 def test_jobs_cannot_be_added_but_a_gone_jobs_row_can_be_deleted_with_its_runs(
     registry, admin_client
 ):

@@ -19,7 +19,7 @@ from django_cron.checks import (
     check_unregistered_jobs,
 )
 from django_cron.compat.crontab import register_cronjobs
-from django_cron.compat.tivix import register_cron_classes
+from django_cron.compat.tivix.jobs import register_cron_classes
 from tests.conftest import ROOT
 
 

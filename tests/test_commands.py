@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from django_cron import Job
 from django_cron.clock import with_offset
-from django_cron.compat.tivix import tivix_options
+from django_cron.compat.tivix.jobs import tivix_options
 from django_cron.models import CronJobLog, JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due

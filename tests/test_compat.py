@@ -340,7 +340,7 @@ def test_async_jobs_run_when_the_caller_has_an_event_loop(async_jobs):
 
 def test_tivix_lock_backends_map_onto_ours(settings):
     from django_cron import conf
-    from django_cron.compat.tivix import check_tivix_settings
+    from django_cron.checks import check_tivix_settings
 
     settings.DJANGO_CRON = {}
     settings.DJANGO_CRON_LOCK_BACKEND = "django_cron.backends.lock.cache.CacheLock"
@@ -363,7 +363,7 @@ def test_tivix_lock_backends_map_onto_ours(settings):
 
 
 def test_tivix_settings_that_are_not_honoured_are_check_warnings(settings):
-    from django_cron.compat.tivix import check_tivix_settings
+    from django_cron.checks import check_tivix_settings
 
     settings.DJANGO_CRON_LOCK_BACKEND = "myapp.locks.RedisLock"
     settings.DJANGO_CRON_LOCK_TIME = 3600

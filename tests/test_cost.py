@@ -15,9 +15,10 @@ from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_cron import health, states
+from django_cron import health
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
+from django_cron.runtime import states
 from django_cron.schedules import Interval
 from tests.conftest import on_each_database
 from tests.effects import CALLS, record

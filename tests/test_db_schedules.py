@@ -10,11 +10,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 import django_cron
-from django_cron import Job, states
+from django_cron import Job
 from django_cron.clock import aware
 from django_cron.models import JobRun, JobSchedule, JobState
 from django_cron.runner import run_due
-from django_cron.runs import sweep
+from django_cron.runtime import states
+from django_cron.runtime.runs import sweep
 from tests.conftest import on_each_database, start, wait_for
 from tests.effects import CALLS, record
 from tests.settings import PING_KEY

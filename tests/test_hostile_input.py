@@ -24,7 +24,8 @@ import django_cron
 from django_cron import inputs
 from django_cron.availability import RefusedValue, ask
 from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState
-from django_cron.runner import prune_history, run_due
+from django_cron.runner import run_due
+from django_cron.runtime.history import prune_history
 from tests import test_db_schedules, test_views
 from tests.conftest import on_each_cron_database, on_each_database
 from tests.effects import CALLS, record
@@ -300,7 +301,7 @@ def test_finished_one_off_runs_and_old_audit_rows_are_pruned_with_the_history(
     JobSchedule.objects.exclude(pk=waiting.pk).update(at=old)
     AuditEntry.objects.update(at=old)
     states_before = JobState.objects.count()
-    django_cron.runner._pruned.clear()
+    django_cron.runtime.history._pruned.clear()
     prune_history()
     assert list(JobSchedule.objects.values_list("pk", flat=True)) == [waiting.pk]
     assert JobState.objects.count() == states_before - 4

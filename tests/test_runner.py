@@ -9,7 +9,7 @@ from freezegun import freeze_time
 from django_cron import Job
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
-from django_cron.runs import sweep
+from django_cron.runtime.runs import sweep
 from django_cron.signals import cron_done, run_finished
 from tests.conftest import on_each_database, wait_for, wall_time
 from tests.effects import CALLS, record
@@ -40,6 +40,17 @@ def test_interval_job_first_runs_one_interval_after_it_is_seen(alias, registry):
     assert before + timedelta(seconds=300) <= state.next_run_at
     assert state.next_run_at <= timezone.now() + timedelta(seconds=300)
     assert CALLS == []
+
+
+def test_the_2009_execute_runs_the_due_jobs(alias, registry):
+    # cronScheduler.execute() is how a 2009 site ran its jobs; the registry
+    # hands it to the runner, which apps.py attaches.
+    registry.register(lambda: record("legacy"), name="legacy", every=300)
+    run_due()
+    make_due(alias, "legacy")
+    result = registry.execute()
+    assert [run.job.name for run in result.runs] == ["legacy"]
+    assert names_run() == ["legacy"]
 
 
 def test_on_sqlite_freezegun_moves_the_runners_clock(alias, registry):

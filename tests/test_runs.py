@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_cron.locks import get_lock
 from django_cron.models import JobRun, JobState, Lock
 from django_cron.runner import run_due, run_one
-from django_cron.runs import LOST_ERROR, sweep
+from django_cron.runtime.runs import LOST_ERROR, sweep
 from django_cron.schedules import Interval
 from tests.conftest import before_first_update, on_each_database
 from tests.effects import CALLS, Flaky, record

@@ -80,11 +80,11 @@ def test_the_global_default_queues_every_job(registry, settings):
 
 
 def test_enqueue_without_a_tasks_framework_fails_the_check(registry, monkeypatch):
-    from django_cron import tasks
+    from django_cron import task_framework
 
     registry.register(lambda: None, name="q", every=60, enqueue=True)
     assert check_jobs() == []
-    monkeypatch.setattr(tasks, "task", None)
+    monkeypatch.setattr(task_framework, "task", None)
     assert [e.id for e in check_jobs()] == ["django_cron.E012"]
 
 
@@ -147,7 +147,7 @@ def test_a_queued_run_no_worker_took_is_lost_once_its_lease_expires_and_retried(
 
 
 def test_a_run_whose_worker_died_mid_job_is_lost_and_frees_the_job(registry):
-    from django_cron import runs
+    from django_cron.runtime import runs
 
     registry.register(lambda: None, name="died", every=60, enqueue="dummy")
     definition = registry.get("died")
@@ -203,7 +203,7 @@ def test_a_failed_enqueue_whose_task_got_through_keeps_the_workers_outcome(regis
 
 
 def test_no_slot_is_queued_while_the_previous_run_is_queued_or_running(registry):
-    from django_cron import runs
+    from django_cron.runtime import runs
     from django_cron.tasks import run_claimed
 
     registry.register(lambda: None, name="slow", every=60, enqueue="dummy")

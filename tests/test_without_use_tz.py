@@ -17,13 +17,14 @@ from django.test import Client
 from django.utils import timezone
 from freezegun import freeze_time
 
-from django_cron import runner
-from django_cron import states as states_module
 from django_cron.checks import check_settings
-from django_cron.clock import DbNow, aware, db_now_plus, storable_slot, stored
+from django_cron.clock import DbNow, aware, db_now_plus, stored
 from django_cron.models import JobRun, JobState
 from django_cron.runner import run_due
+from django_cron.runtime import history
+from django_cron.runtime import states as states_module
 from django_cron.schedules import Cron, Interval
+from django_cron.slots import storable_slot
 from django_cron.trigger import trigger
 from tests.conftest import ALIASES, ROOT, STARTED, on_each_database, subprocess_env, wait_for
 from tests.effects import CALLS, record
@@ -366,7 +367,7 @@ def test_status_list_admin_alerts_and_pruning_take_naive_times(alias, naive, reg
     JobRun.objects.using(alias).create(
         job=job, scheduled_for=old, started_at=old, status=JobRun.Status.OK
     )
-    runner._pruned.clear()
+    history._pruned.clear()
     make_due(alias, "broken")
     run_due()
     assert not JobRun.objects.using(alias).filter(started_at__lt=old + timedelta(days=1)).exists()

@@ -1,1 +1,5 @@
-"""Bridges from other Django schedulers: Tivix django-cron and django-crontab."""
+"""
+What other schedulers' users bring along: Tivix django-cron (``tivix``;
+its settings are ``django_cron.legacy_settings``, which ``conf`` reads) and
+django-crontab's CRONJOBS (``crontab``).
+"""

@@ -15,9 +15,11 @@ import logging
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.core.checks import Warning
 from django.utils.module_loading import import_string
 
 from ..jobs import JobDefinition
+from .entries import IMPORT_HINT, bad_entry
 
 logger = logging.getLogger("django_cron")
 
@@ -104,3 +106,34 @@ def register_cronjobs(registry) -> None:
             logger.warning("%s = %r %s; it is skipped (see manage.py check).", where, entry, job)
         else:
             registry.add(job)
+
+
+# The id and the hint for each way an entry can be wrong, by the exception
+# that read_cronjobs() gives in place of the job.
+CRONJOBS_HINTS = {
+    ValueError: (
+        "django_cron.E011",
+        "Make CRONJOBS a list of (schedule, 'dotted.path'[, args[, kwargs]]) tuples, "
+        "args a list and kwargs a dict, as django-crontab takes them.",
+    ),
+    ImportError: IMPORT_HINT,
+    TypeError: ("django_cron.E015", "Point the entry at a function."),
+}
+
+
+def check() -> list:
+    """Check django-crontab's CRONJOBS entries as AppConfig.ready() reads them."""
+    errors = []
+    for where, entry, job in read_cronjobs():
+        if isinstance(job, Exception):
+            errors.append(bad_entry(where, entry, job, CRONJOBS_HINTS))
+        elif shell_suffix(entry) is not None:
+            errors.append(
+                Warning(
+                    f"{where} has a shell suffix {shell_suffix(entry)!r}, which is ignored: "
+                    "jobs run inside Django here, not from a shell.",
+                    hint="Write to a file from the job itself, or read its output in the admin.",
+                    id="django_cron.W004",
+                )
+            )
+    return errors

@@ -4,6 +4,9 @@ import socket
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.checks import Error, Warning
+
 
 def new_token() -> str:
     """Return an owner token that also says where the owner runs."""
@@ -19,6 +22,47 @@ def fit_key(key: str, limit: int) -> str:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"{key[: limit - len(digest) - 1]}~{digest}"
+
+
+# Caches that live inside one process: a lock there coordinates nothing.
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def check_cache(backend, options) -> list:
+    """Check the cache alias that a cache-based lock backend (``needs_cache``) names."""
+    needs = backend.needs_cache
+    alias = options.get("alias", "default")
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                f"DJANGO_CRON['LOCK_OPTIONS'] names the cache {alias!r}, which CACHES lacks.",
+                hint="Give 'alias' the name of a cache in CACHES.",
+                id="django_cron.E010",
+            )
+        ]
+    cache_backend = settings.CACHES[alias].get("BACKEND", "")
+    if needs != "any" and cache_backend != needs:
+        return [
+            Warning(
+                f"{backend.__name__} uses the cache {alias!r}, whose backend {cache_backend!r} "
+                f"is not {needs}, so it has no Redis client to lock with.",
+                hint=f"Point it at a cache with BACKEND '{needs}', or use CacheLock.",
+                id="django_cron.W003",
+            )
+        ]
+    if cache_backend in LOCAL_CACHES:
+        return [
+            Warning(
+                f"{backend.__name__} uses the cache {alias!r} ({cache_backend}), which cannot "
+                "coordinate processes: every process would hold its own locks.",
+                hint="Use memcached, the database cache or Redis, or the default DatabaseLock.",
+                id="django_cron.W002",
+            )
+        ]
+    return []
 
 
 class BaseLock:
@@ -43,3 +87,11 @@ class BaseLock:
     def release(self, key: str, token: str) -> bool:
         """Free ``key`` if ``token`` still holds it; return whether it did."""
         raise NotImplementedError("subclasses of BaseLock must provide a release() method")
+
+    # The cache backend a cache-based lock needs ("any" for any cache), or None.
+    needs_cache = None
+
+    @classmethod
+    def check(cls, options: dict) -> list:
+        """Return what ``manage.py check`` reports about this backend with ``options``."""
+        return check_cache(cls, options) if cls.needs_cache is not None else []

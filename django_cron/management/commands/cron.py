@@ -7,13 +7,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from django_cron import audit, conf, keys
+from django_cron import audit, conf, keys, slots
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
-from django_cron.clock import aware, storable_slot
-from django_cron.db_schedules import definition_for, one_offs
+from django_cron.clock import aware
+from django_cron.db_schedules.listing import one_offs
+from django_cron.definitions import definition_for
 from django_cron.health import BROKEN, FAILING, is_healthy, overview
 from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState, OperatorKey, first_line
-from django_cron.registry import cronScheduler
+from django_cron.registry import registry
 from django_cron.runner import run_due
 from django_cron.text import printable
 from django_cron.worker import Worker
@@ -118,48 +119,13 @@ class Command(BaseCommand):
             raise CommandError(str(diagnose(exc))) from exc
 
     def _known(self, names):
-        unknown = [name for name in names if name not in cronScheduler]
+        unknown = [name for name in names if name not in registry]
         if unknown:
             raise CommandError(f"Unknown job: {', '.join(unknown)}. See 'cron list'.")
 
     def handle_list(self, **options):
         for job in overview():
-            state = job.state
-            schedule = f"{job.schedule} ({job.timezone})" if job.timezone else job.schedule
-            entry = getattr(job.definition, "entry", None)
-            if entry is not None and entry.kind == JobSchedule.Kind.REPLACE:
-                schedule += " (replaced in the database)"
-            elif entry is not None:
-                schedule += " (in the database)"
-            last = "-"
-            if state is not None and state.last_run_at:
-                last = f"{_when(state.last_run_at)} {state.last_status}"
-                if state.last_duration is not None:
-                    last += f" in {state.last_duration:.3f}s"
-                if state.last_queue_wait is not None:
-                    last += f", after {state.last_queue_wait.total_seconds():.3f}s in the queue"
-            lines = [
-                job.name,
-                f"    schedule: {schedule}",
-                f"    next run: {_when(job.next_run)}",
-                f"    last run: {last}",
-            ]
-            if state is not None and state.last_message:
-                lines.append(f"    returned: {_line(state.last_message)}")
-            if state is not None and state.last_error:
-                lines.append(f"    error:    {_line(state.last_error)}")
-            lines += [
-                f"    enabled:  {'yes' if job.enabled else 'no'}",
-                f"    health:   {job.health}",
-            ]
-            if state is not None and not state.enabled and state.paused_by:
-                paused = f"by {printable(state.paused_by)} at {_when(state.paused_at)}"
-                if state.pause_reason:
-                    paused += f": {_line(state.pause_reason)}"
-                lines.append(f"    paused:   {paused}")
-            if entry is not None and (entry.args or entry.kwargs):
-                lines.append(f"    args:     {printable(_arguments(entry))}")
-            self.stdout.write("\n".join(lines))
+            self.stdout.write("\n".join(_job_lines(job)))
         for once in one_offs():
             lines = [
                 printable(once["name"]),
@@ -253,7 +219,7 @@ class Command(BaseCommand):
             self._report_pass(result, verbosity)
             self._say(f"Sleeping {wait:.1f}s.", verbosity, 2)
 
-        count = len(names) if names else len(cronScheduler)
+        count = len(names) if names else len(registry)
         at_a_time = f", {threads} at a time" if threads > 1 else ""
         self._say(
             f"cron worker: {count} jobs{at_a_time}, one line per run. Stop with Ctrl-C.", verbosity
@@ -267,7 +233,7 @@ class Command(BaseCommand):
         # An interval job's slots keep the phase of its stored next run; a
         # schedule replaced in the database is the one that counts.
         state = JobState.objects.using(conf.database()).filter(name=name).first()
-        definition = (definition_for(state) if state else None) or cronScheduler.get(name)
+        definition = (definition_for(state) if state else None) or registry.get(name)
         try:
             schedule = definition.schedule
         except ValueError as exc:
@@ -281,17 +247,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--after: {exc}") from exc
             if timezone.is_naive(moment):
                 moment = moment.replace(tzinfo=zone)
-        if state is not None and state.next_run_at is not None:
-            slot = schedule.resume_after(aware(state.next_run_at), moment)
-        else:
-            slot = schedule.next_after(moment)
-        # The slots the runner will run: without USE_TZ, not those it cannot store.
-        for _ in range(count):
-            slot = storable_slot(schedule, slot)
-            if slot is None:
-                break  # past its end date, or a one-off run's one slot
+        stored_next = state.next_run_at if state is not None else None
+        for slot in slots.upcoming(schedule, moment, count, stored_next):
             self.stdout.write(slot.astimezone(zone).isoformat())
-            slot = schedule.next_after(slot)
 
     # Operator keys -----------------------------------------------------------------
 
@@ -339,3 +297,43 @@ class Command(BaseCommand):
         if row is None:
             raise CommandError(f"No valid operator key is named {key_name!r}. See 'cron key list'.")
         self.stdout.write(f"Revoked the operator key {row.name!r}.")
+
+
+def _job_lines(job) -> list:
+    """The lines of ``cron list`` about one job."""
+    state = job.state
+    schedule = f"{job.schedule_text} ({job.timezone})" if job.timezone else job.schedule_text
+    entry = getattr(job.definition, "entry", None)
+    if entry is not None and entry.kind == JobSchedule.Kind.REPLACE:
+        schedule += " (replaced in the database)"
+    elif entry is not None:
+        schedule += " (in the database)"
+    last = "-"
+    if state is not None and state.last_run_at:
+        last = f"{_when(state.last_run_at)} {state.last_status}"
+        if state.last_duration is not None:
+            last += f" in {state.last_duration:.3f}s"
+        if state.last_queue_wait is not None:
+            last += f", after {state.last_queue_wait.total_seconds():.3f}s in the queue"
+    lines = [
+        job.name,
+        f"    schedule: {schedule}",
+        f"    next run: {_when(job.next_run)}",
+        f"    last run: {last}",
+    ]
+    if state is not None and state.last_message:
+        lines.append(f"    returned: {_line(state.last_message)}")
+    if state is not None and state.last_error:
+        lines.append(f"    error:    {_line(state.last_error)}")
+    lines += [
+        f"    enabled:  {'yes' if job.enabled else 'no'}",
+        f"    health:   {job.health}",
+    ]
+    if state is not None and not state.enabled and state.paused_by:
+        paused = f"by {printable(state.paused_by)} at {_when(state.paused_at)}"
+        if state.pause_reason:
+            paused += f": {_line(state.pause_reason)}"
+        lines.append(f"    paused:   {paused}")
+    if entry is not None and (entry.args or entry.kwargs):
+        lines.append(f"    args:     {printable(_arguments(entry))}")
+    return lines

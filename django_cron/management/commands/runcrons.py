@@ -14,12 +14,13 @@ from django.utils import timezone
 import django_cron
 from django_cron import audit
 from django_cron.availability import diagnose
-from django_cron.compat.tivix import is_tivix_job, prune_logs, tivix_options
+from django_cron.compat.tivix.jobs import is_tivix_job, tivix_options
+from django_cron.compat.tivix.log import prune_logs
 from django_cron.jobs import Job, JobDefinition
 from django_cron.models import JobRun
-from django_cron.registry import cronScheduler
+from django_cron.registry import registry
 from django_cron.runner import is_due, run_due, usable_definitions
-from django_cron.states import sync_states
+from django_cron.runtime.states import sync_states
 
 RAN, FAILED, NOT_DUE = "\N{HEAVY CHECK MARK}", "\N{HEAVY BALLOT X}", " "
 
@@ -92,8 +93,8 @@ class Command(BaseCommand):
         else:
             options = tivix_options(job_class) if is_tivix_job(job_class) else {}
             name = JobDefinition(job_class, options=options).name
-            if name not in cronScheduler:
-                cronScheduler.register(job_class, **options)
+            if name not in registry:
+                registry.register(job_class, **options)
             return name
         self._say(message)
         django_cron.logger.info(message)

@@ -45,19 +45,19 @@ from django.db import DatabaseError, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
-from . import alerts, conf, db_schedules
-from .clock import DbNow, PassClock, aware, db_now_plus, planned, storable_slot, stored
-from .locks import get_lock
-from .locks.base import new_token
-from .models import JobRun, JobState
-from .signals import run_finished
+from .. import conf, slots
+from ..clock import DbNow, PassClock, db_now_plus
+from ..definitions import definition_for
+from ..locks import get_lock
+from ..locks.base import new_token
+from ..models import MISSED, JobRun, JobState
+from ..signals import run_finished
+from . import alerts
 
 logger = logging.getLogger("django_cron")
 
 LOST_ERROR = "The process running this job stopped before it finished: its lease expired."
 NOT_TAKEN_ERROR = "No task worker took this run before its lease expired."
-# The last status of a job whose last slot was missed and skipped (missed="skip").
-MISSED = "missed"
 
 
 class CannotPlan(Exception):
@@ -137,32 +137,6 @@ def min_lease_left(claimed_at: float) -> float:
 # due → running (or queued) -------------------------------------------------------
 
 
-def plan(definition, seen: datetime, now: datetime):
-    """
-    Return ``(slot to run or None, next_run_at)`` for a job due at ``seen``.
-
-    On time, or with missed="catch_up", the seen slot runs and the next one
-    follows it. After missed slots, "coalesce" runs once and "skip" runs
-    nothing; both then wait for the first slot after now, in phase.
-
-    A schedule's last slot (a one-off run, an end date) has no next one:
-    ``next_run_at`` becomes None. Missed by more than GRACE, "skip" drops it.
-    """
-    schedule = definition.schedule
-    # Schedules answer in aware datetimes; without USE_TZ the runner's are naive.
-    seen_at, now_at = aware(seen), aware(now)
-    following = storable_slot(schedule, schedule.next_after(seen_at))
-    if following is None:
-        late = now_at - seen_at > timedelta(seconds=conf.get("GRACE"))
-        return (None if late and definition.missed == "skip" else seen), None
-    if following > now_at or definition.missed == "catch_up":
-        return seen, stored(following)
-    resumed = planned(schedule, schedule.resume_after(seen_at, now_at))
-    if definition.missed == "skip":
-        return None, resumed
-    return seen, resumed
-
-
 def started_by(definition, state, force: bool, forced_by: str = "") -> str:
     """Say what starts a run: "schedule", "retry", "once #12 by alice", "forced by alice"."""
     if force:
@@ -184,58 +158,16 @@ def claim(
     ``forced_by`` names who forced the run, for its history.
     """
     queued = bool(definition.enqueue)
-    # One run at a time: the state row's lease keeps others out. A job allowed
-    # several counts them: with its lock slots, or for a queued job, its runs
-    # still queued or running. Each run has its own lease too.
-    single = one_at_a_time(definition)
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
-    lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
-    if force:
-        slot, attempt, following = clock.now(), 1, None
-    else:
-        try:
-            if state.retry_slot is not None:
-                slot, attempt = state.retry_slot, state.retry_attempt
-                following = plan(definition, state.retry_slot, clock.now())[1]
-            else:
-                (slot, following), attempt = plan(definition, state.next_run_at, clock.now()), 1
-        except Exception as exc:
-            raise CannotPlan(f"its schedule cannot say when it runs next ({exc!r})") from exc
+    slot, attempt, following = _slot_to_claim(definition, state, force, clock)
     try:
         # The claim and its run's row commit together: one commit (a disk flush
         # on PostgreSQL) instead of two, and never a claimed slot without its run.
         with transaction.atomic(using=conf.database()):
-            if force and (single or queued):
-                # A queued job's row is written even with nothing to write: the
-                # row's lock orders the count of its runs in flight below.
-                claimed = _states().filter(free, pk=state.pk).update(**(lease or _TOUCH))
-            elif force:
-                claimed = True  # the lock backend's slot keeps the count
-            else:
-                claimed = (
-                    _states()
-                    .filter(
-                        free,
-                        pk=state.pk,
-                        enabled=True,
-                        next_run_at=state.next_run_at,
-                        next_run_at__lte=DbNow(),
-                    )
-                    .update(
-                        next_run_at=following,
-                        retry_slot=None,
-                        retry_attempt=0,
-                        **(lease if slot is not None else {}),
-                        # Its last slot, missed and skipped: say so where a run's outcome goes.
-                        **({"last_status": MISSED} if slot is None and following is None else {}),
-                    )
-                )
-                if claimed and slot is None:
-                    logger.info("Job %s skipped missed slots up to %s", definition.name, following)
-            if not claimed or slot is None:
+            if not _claim_row(definition, state, owner, force, slot, following):
                 return None
-            if queued and not single and _in_flight(state) >= definition.max_running:
-                raise _Overlap
+            if queued and not one_at_a_time(definition):
+                if _in_flight(state) >= definition.max_running:
+                    raise _Overlap
             return _runs().create(
                 job=state,
                 scheduled_for=slot,
@@ -251,6 +183,59 @@ def claim(
             )
     except _Overlap:
         return None
+
+
+def _slot_to_claim(definition, state, force: bool, clock: PassClock) -> tuple:
+    """Return ``(slot or None, attempt, next_run_at)``: what a claim runs, and moves the row to."""
+    if force:
+        return clock.now(), 1, None
+    try:
+        if state.retry_slot is not None:
+            following = slots.after_due(definition, state.retry_slot, clock.now())[1]
+            return state.retry_slot, state.retry_attempt, following
+        slot, following = slots.after_due(definition, state.next_run_at, clock.now())
+        return slot, 1, following
+    except Exception as exc:
+        raise CannotPlan(f"its schedule cannot say when it runs next ({exc!r})") from exc
+
+
+def _claim_row(definition, state, owner: str, force: bool, slot, following) -> bool:
+    """
+    Take the job's row for this run with one conditional UPDATE; return
+    whether a run is to be recorded. One run at a time: the row's lease keeps
+    others out. A job allowed several counts them: with its lock slots, or for
+    a queued job, its runs still queued or running. Each run has its own lease too.
+    """
+    single = one_at_a_time(definition)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
+    lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
+    if force and (single or definition.enqueue):
+        # A queued job's row is written even with nothing to write: the
+        # row's lock orders the count of its runs in flight.
+        return bool(_states().filter(free, pk=state.pk).update(**(lease or _TOUCH)))
+    if force:
+        return True  # the lock backend's slot keeps the count
+    claimed = (
+        _states()
+        .filter(
+            free,
+            pk=state.pk,
+            enabled=True,
+            next_run_at=state.next_run_at,
+            next_run_at__lte=DbNow(),
+        )
+        .update(
+            next_run_at=following,
+            retry_slot=None,
+            retry_attempt=0,
+            **(lease if slot is not None else {}),
+            # Its last slot, missed and skipped: say so where a run's outcome goes.
+            **({"last_status": MISSED} if slot is None and following is None else {}),
+        )
+    )
+    if claimed and slot is None:
+        logger.info("Job %s skipped missed slots up to %s", definition.name, following)
+    return bool(claimed) and slot is not None
 
 
 _TOUCH = {"enabled": F("enabled")}
@@ -473,7 +458,7 @@ def _follow_up(definition, run, clock, counted=False) -> None:
     # A mail that fails stays in alerts; what can fail here is the database,
     # which ends the pass like any outage, with the run already recorded.
     if not counted:
-        alerts.count(definition, run.job_id, run.status)
+        alerts.count_and_send(definition, run.job_id, run.status)
     elif run.job.alerted:
         # The job had failed enough to alert: this success decided the recovery mail.
         alerts.send(definition.name, run.job_id)
@@ -524,7 +509,7 @@ def sweep(now: datetime | None = None) -> int:
         run.status, run.finished_at, run.error = JobRun.Status.LOST, now, error
         _summarise(run, JobRun.Status.LOST, None, error)
         logger.warning("Job %s was lost: %s", run.job.name, error)
-        definition = db_schedules.definition_for(run.job)
+        definition = definition_for(run.job)
         _follow_up(definition, run, PassClock(now))
         lost += 1
     return lost

@@ -20,16 +20,15 @@ from django.db import connections
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_migrate
 
-from . import conf
-from .clock import DbNow, aware, planned, utc_offset
-from .models import JobState
-from .registry import cronScheduler
+from .. import conf, slots
+from ..clock import DbNow, utc_offset
+from ..jobs import NAME_LIMIT
+from ..models import JobState
+from ..registry import registry
 
 # Seconds after which a process brings the rows in step again, changed
 # registry or not: an hour costs a 10,000-job site one full read an hour.
 RESYNC = 3600.0
-
-NAME_LIMIT = JobState._meta.get_field("name").max_length
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class Survey:
     def fresh(self, alias: str, synced: bool) -> bool:
         return (
             self.alias == alias
-            and self.generation == cronScheduler.generation
+            and self.generation == registry.generation
             and (self.synced or not synced)
             and time.monotonic() - self.taken < RESYNC
         )
@@ -71,26 +70,6 @@ def _states():
     return JobState.objects.using(conf.database())
 
 
-def schedule_key(definition) -> str:
-    try:
-        return definition.schedule.key
-    except Exception:
-        return ""  # no schedule to speak of: the job is broken
-
-
-def first_slot(definition, now: datetime):
-    """Return the first run of a job, or None for a job that is broken or becomes so."""
-    if definition.problem is not None:
-        return None
-    try:
-        schedule = definition.schedule
-        return planned(schedule, schedule.first_after(aware(now)))
-    except Exception as exc:
-        reason = f"its schedule cannot say when it runs first ({exc!r})"
-        cronScheduler.mark_broken(definition, reason)
-        return None
-
-
 def _storable(definitions) -> list:
     # A name too long for its column (a broken job, which check reports) gets no row.
     return [d for d in definitions if len(d.name) <= NAME_LIMIT]
@@ -98,7 +77,7 @@ def _storable(definitions) -> list:
 
 def _create(definitions, now: datetime) -> None:
     rows = [
-        JobState(name=d.name, schedule_key=schedule_key(d), next_run_at=first_slot(d, now))
+        JobState(name=d.name, schedule_key=slots.key(d), next_run_at=slots.first_slot(d, now))
         for d in definitions
     ]
     # Another process may create the same rows at the same moment.
@@ -108,35 +87,45 @@ def _create(definitions, now: datetime) -> None:
 def out_of_step(definition, key: str, next_run_at) -> bool:
     """Tell whether a row no longer matches its job: a new schedule, or a job fixed."""
     stale = next_run_at is None and definition.problem is None
-    return stale or key != schedule_key(definition)
+    return stale or key != slots.key(definition)
 
 
 def bring_in_step(definition, pk, key: str, now: datetime) -> None:
     """Plan a changed job's first run anew; conditional, so two processes do it once."""
     _states().filter(pk=pk, schedule_key=key).update(
-        schedule_key=schedule_key(definition), next_run_at=first_slot(definition, now)
+        schedule_key=slots.key(definition), next_run_at=slots.first_slot(definition, now)
     )
 
 
-def survey(now: datetime, sync: bool = True) -> Survey:
+def keep_in_step(now: datetime) -> Survey:
     """
-    Read every row once, unless done recently; with ``sync``, also create the
-    missing rows and plan the changed jobs. Return what was found.
+    Bring the rows in step with the registry, unless done recently: create
+    the missing rows and plan the changed jobs. Return what was found.
     """
+    return _read(now, sync=True)
+
+
+def survey(now: datetime) -> Survey:
+    """Return what the rows hold, reading them all unless done recently; change nothing."""
+    return _read(now, sync=False)
+
+
+def _read(now: datetime, sync: bool) -> Survey:
+    """Read every row once, unless done recently; with ``sync``, bring them in step."""
     global _survey
     alias = conf.database()
     current = _survey
     if current is not None and current.fresh(alias, sync):
         return current
     with _lock:
-        generation = cronScheduler.generation
-        definitions = {d.name: d for d in _storable(cronScheduler.all())}
+        generation = registry.generation
+        definitions = {d.name: d for d in _storable(registry.all())}
         rows = _states().values_list("pk", "name", "schedule_key", "next_run_at", "db_schedule")
         found, strangers = set(), set()
         for pk, name, key, next_run_at, entry in list(rows):
             definition = definitions.get(name)
             if entry is not None:
-                # Planned by its schedule in the database, as it is saved (db_schedules.py).
+                # Planned by its schedule in the database as it is saved (db_schedules/).
                 found.add(name)
                 continue
             if definition is None:
@@ -170,7 +159,7 @@ def sync_states(definitions, now: datetime) -> dict:
     for definition in definitions:
         state = states.get(definition.name)
         if state is None or state.db_schedule_id is not None:
-            continue  # planned by its schedule in the database (db_schedules.py)
+            continue  # planned by its schedule in the database (db_schedules/planning.py)
         if out_of_step(definition, state.schedule_key, state.next_run_at):
             bring_in_step(definition, state.pk, state.schedule_key, now)
             state.refresh_from_db()
@@ -244,7 +233,7 @@ def in_order(rows) -> list:
     """Return the rows earliest first; jobs due at the same time in the order registered."""
     return sorted(
         rows,
-        key=lambda s: (s.next_run_at is None, s.next_run_at, cronScheduler.position(s.name)),
+        key=lambda s: (s.next_run_at is None, s.next_run_at, registry.position(s.name)),
     )
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from django.db import connections
 
-from . import conf
+from .. import conf
 
 logger = logging.getLogger("django_cron")
 

@@ -21,11 +21,14 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone, translation
 
-from . import alerts, conf
-from .models import JobRun
-from .output import capture
-from .signals import cron_done, job_failed, job_started, job_succeeded
-from .text import storable
+from .. import conf
+from ..models import JobRun
+from ..output import capture
+from ..signals import cron_done, job_failed, job_started, job_succeeded
+from ..text import storable
+from . import pings, runs
+from .connections import mend_connections
+from .heartbeat import heartbeat
 
 logger = logging.getLogger("django_cron")
 
@@ -62,13 +65,32 @@ class Outcome:
         run.output, run.message = self.output, self.message
 
 
-def call(definition, run: JobRun, tidy=lambda: None) -> Outcome:
+def call_holding_lease(definition, run: JobRun, lock=None) -> Outcome:
+    """
+    Call the job for ``run`` with its lease (and its lock, if it holds one)
+    kept alive by the heartbeat meanwhile; return its outcome.
+    """
+
+    def beat():
+        held = lock.extend() if lock is not None else True
+        return runs.extend(definition, run) and held
+
+    try:
+        with heartbeat(beat, definition.lease.total_seconds() / 3, definition.name):
+            return call(definition, run)
+    except Exception as exc:
+        # Not the job (its faults are its outcome) but what runs it: still its run's end.
+        logger.exception("Running %s failed", definition.name)
+        return Outcome(status=JobRun.Status.FAILED, error=cap(repr(exc), ERROR_LIMIT))
+
+
+def call(definition, run: JobRun) -> Outcome:
     """Call the job once for ``run``; return its outcome. Raise nothing."""
     if definition.jitter:
         # Spread jobs that many sites schedule for the same minute.
         time.sleep(random.uniform(0, definition.jitter))
-    tidy()
-    alerts.ping(definition, "start")
+    mend_connections()
+    pings.ping(definition, "start")
     started = time.monotonic()
     limit = definition.time_limit
     if limit:
@@ -92,7 +114,7 @@ def call(definition, run: JobRun, tidy=lambda: None) -> Outcome:
         outcome = _call(definition, run)
     outcome.duration = time.monotonic() - started
     outcome.apply_to(run)
-    tidy()
+    mend_connections()
     _announce(definition, run, outcome)
     return outcome
 
@@ -178,14 +200,14 @@ def _announce(definition, run, outcome):
     if outcome.status == JobRun.Status.OK:
         _send(job_succeeded, outcome, definition, run)
         _send(cron_done, outcome, definition, run)
-        alerts.ping(definition, "success")
+        pings.ping(definition, "success")
         return
     if outcome.status == JobRun.Status.TIMED_OUT:
         logger.error("Job %s timed out after %gs", definition.name, definition.time_limit)
     else:
         logger.error("Job %s failed\n%s", definition.name, outcome.traceback)
     _send(job_failed, outcome, definition, run, exception=outcome.exception)
-    alerts.ping(definition, "fail", outcome.error)
+    pings.ping(definition, "fail", outcome.error)
 
 
 def _send(signal, outcome, definition, run, **extra):

@@ -1,6 +1,6 @@
 """
 Telling people about a job: mail to ADMINS when it keeps failing and when it
-recovers, and outbound pings in the style of healthchecks.io and Cronitor.
+recovers. (Outbound pings to monitors are ``pings.py``'s.)
 
 An alert is decided once, by a conditional UPDATE, and then waits on the job's
 state row (``alert_pending``) until a mail goes out: one that cannot be sent
@@ -9,26 +9,27 @@ breaks a run.
 """
 
 import logging
-import urllib.request
 
 from django.core.mail import mail_admins
 from django.db.models import Case, F, Value, When
 
-from . import conf
-from .clock import with_offset
-from .models import JobRun, JobState
+from .. import conf
+from ..clock import with_offset
+from ..models import JobRun, JobState
 
 logger = logging.getLogger("django_cron")
 
-FAILING = "failing"
-RECOVERED = "recovered"
+# The kinds of alert, as ``JobState.alert_pending`` holds them: not health
+# values (health.py), though "failing" is also one.
+ALERT_FAILING = "failing"
+ALERT_RECOVERED = "recovered"
 
 
 def _states(pk):
     return JobState.objects.using(conf.database()).filter(pk=pk)
 
 
-def count(definition, state_pk, status: str) -> None:
+def count_and_send(definition, state_pk, status: str) -> None:
     """
     Count the job's failures in a row. Decide an alert when they reach the
     job's ``alert_after``, and one when the job succeeds after an alert; then
@@ -38,7 +39,7 @@ def count(definition, state_pk, status: str) -> None:
     if status == JobRun.Status.OK:
         # Conditional, so that of two processes one decides the recovery alert.
         if not states.filter(alerted=True).update(
-            consecutive_failures=0, alerted=False, alert_pending=RECOVERED
+            consecutive_failures=0, alerted=False, alert_pending=ALERT_RECOVERED
         ):
             states.update(consecutive_failures=0)
             return
@@ -46,7 +47,7 @@ def count(definition, state_pk, status: str) -> None:
         states.update(consecutive_failures=F("consecutive_failures") + 1)
         limit = definition.alert_after
         if not limit or not states.filter(consecutive_failures__gte=limit, alerted=False).update(
-            alerted=True, alert_pending=FAILING
+            alerted=True, alert_pending=ALERT_FAILING
         ):
             return
     send(definition.name, state_pk)
@@ -62,7 +63,7 @@ def success() -> dict:
         "consecutive_failures": 0,
         "alerted": False,
         "alert_pending": Case(
-            When(alerted=True, then=Value(RECOVERED)), default=F("alert_pending")
+            When(alerted=True, then=Value(ALERT_RECOVERED)), default=F("alert_pending")
         ),
     }
 
@@ -97,7 +98,7 @@ def send(name: str, state_pk, retry: bool = False) -> bool:
 
 
 def _mail(name, state, kind):
-    if kind == RECOVERED:
+    if kind == ALERT_RECOVERED:
         last = with_offset(state.last_run_at)
         when = f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else "last run"
         return f"[cron] {name} recovered", f"{name} ran fine at {when} after failing."
@@ -115,16 +116,3 @@ def _mail(name, state, kind):
         f"[cron] {name} failed {failures} times in a row",
         f"{name} has failed {failures} times in a row. The last error:\n\n{error}\n\n{trace}",
     )
-
-
-def ping(definition, event: str, body: str = "") -> None:
-    """Request the job's ``event`` URL (start, success or fail); log, never raise, on failure."""
-    url = (definition.pings or {}).get(event)
-    if not url:
-        return
-    data = body.encode()[:10_000] if body else None
-    try:
-        with urllib.request.urlopen(url, data=data, timeout=conf.get("PING_TIMEOUT")):
-            pass
-    except Exception as exc:
-        logger.warning("Ping %s of %s to %s failed: %r", event, definition.name, url, exc)

@@ -1,0 +1,122 @@
+"""
+When a job runs: its first slot, the slot after a due one, the slots to come,
+and a slot as the runner stores it. Everything that asks "when" asks here:
+the state rows, the claim, the database schedules, the health reports and
+``cron next``.
+
+Schedules answer in aware datetimes (``schedules.py``); the runner stores
+them as Django stores datetimes (``clock.stored()``), naive in TIME_ZONE
+without USE_TZ.
+"""
+
+from datetime import datetime, timedelta
+
+from . import conf
+from .clock import aware, stored
+from .registry import registry
+
+
+def storable_slot(schedule, slot: datetime) -> datetime:
+    """
+    Return the aware ``slot`` of ``schedule``, or the first slot after it that
+    storage keeps apart from the others. With USE_TZ = False, a slot in the
+    second pass of a repeated hour would read back as the first pass's, an
+    hour early and a wall time already run: it is skipped, as its stored time
+    cannot say when it is due. Interval jobs keep their phase. None (a
+    schedule with no slot left) stays None.
+    """
+    while slot is not None and aware(stored(slot)) != slot:
+        following = schedule.next_after(slot)
+        if following is not None and following <= slot:
+            raise ValueError(f"next_after({slot}) returned {following}, not a later slot")
+        slot = following
+    return slot
+
+
+def stored_slot(schedule, slot: datetime) -> datetime:
+    """Return ``slot`` (aware, from ``schedule``) as the runner stores it: see storable_slot()."""
+    return stored(storable_slot(schedule, slot))
+
+
+def key(definition) -> str:
+    """Return what identifies the job's schedule on its row: a change of it plans the job anew."""
+    try:
+        return definition.schedule.key
+    except Exception:
+        return ""  # no schedule to speak of: the job is broken
+
+
+def first_after(schedule, now: datetime):
+    """Return the first slot of ``schedule`` after ``now``, as stored; raise what it raises."""
+    return stored_slot(schedule, schedule.first_after(aware(now)))
+
+
+def first_slot(definition, now: datetime):
+    """Return the first run of a job, or None for a job that is broken or becomes so."""
+    if definition.problem is not None:
+        return None
+    try:
+        return first_after(definition.schedule, now)
+    except Exception as exc:
+        reason = f"its schedule cannot say when it runs first ({exc!r})"
+        registry.mark_broken(definition, reason)
+        return None
+
+
+def preview(definition, now: datetime):
+    """
+    Return when a job the runner has not seen yet would run first, without
+    marking it broken; None if it never runs.
+    """
+    if definition.problem is not None or not definition.enabled:
+        return None
+    try:
+        return first_after(definition.schedule, now)
+    except Exception:
+        return None  # a schedule that cannot plan: its health says "broken"
+
+
+def after_due(definition, seen: datetime, now: datetime):
+    """
+    Return ``(slot to run or None, next_run_at)`` for a job due at ``seen``.
+
+    On time, or with missed="catch_up", the seen slot runs and the next one
+    follows it. After missed slots, "coalesce" runs once and "skip" runs
+    nothing; both then wait for the first slot after now, in phase.
+
+    A schedule's last slot (a one-off run, an end date) has no next one:
+    ``next_run_at`` becomes None. Missed by more than GRACE, "skip" drops it.
+    """
+    schedule = definition.schedule
+    # Schedules answer in aware datetimes; without USE_TZ the runner's are naive.
+    seen_at, now_at = aware(seen), aware(now)
+    following = storable_slot(schedule, schedule.next_after(seen_at))
+    if following is None:
+        late = now_at - seen_at > timedelta(seconds=conf.get("GRACE"))
+        return (None if late and definition.missed == "skip" else seen), None
+    if following > now_at or definition.missed == "catch_up":
+        return seen, stored(following)
+    resumed = stored_slot(schedule, schedule.resume_after(seen_at, now_at))
+    if definition.missed == "skip":
+        return None, resumed
+    return seen, resumed
+
+
+def upcoming(schedule, moment: datetime, count: int, next_run_at=None) -> list:
+    """
+    Return up to ``count`` slots after ``moment`` that the runner will run, aware.
+    An interval job's slots keep the phase of its stored ``next_run_at``.
+    """
+    if next_run_at is not None:
+        slot = schedule.resume_after(aware(next_run_at), moment)
+    else:
+        slot = schedule.next_after(moment)
+    found = []
+    # Without USE_TZ, not the slots it cannot store.
+    for _ in range(count):
+        slot = storable_slot(schedule, slot)
+        if slot is None:
+            break  # past its end date, or a one-off run's one slot
+        found.append(slot)
+        slot = schedule.next_after(slot)
+    return found
