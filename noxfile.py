@@ -122,15 +122,16 @@ def task_workers(session):
 
 @nox.session
 def lint(session):
-    session.install("ruff")
+    session.install("-e", ".", "ruff", "import-linter")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")
 def mutation(session):
     """
-    Mutation testing with mutmut: one-line changes to django_cron/runs.py,
+    Mutation testing with mutmut: one-line changes to django_cron/runtime/runs.py,
     trigger.py, views.py and locks/, each run against the fast tests that
     reach it (setup.cfg, [mutmut]). About 85 minutes on 2 cores; not in CI.
     """
