@@ -21,10 +21,11 @@ from .arguments import check_operator_options
 from .schedules import (
     MISSED_POLICIES,
     Cron,
+    Interval,
     Schedule,
     both_or_neither,
-    build_schedule,
     parse_every,
+    parse_moment,
     zone,
 )
 
@@ -159,8 +160,16 @@ class JobDefinition:
             if start is not None or end is not None:
                 raise ValueError("start_date and end_date need a cron expression or an interval")
             return expression
+        which = both_or_neither(expression, every, unset=(None,))
+        if which == "both":
+            raise ValueError("set either a cron schedule or an interval, not both")
+        if which == "neither":
+            raise ValueError("set a cron schedule or an interval")
         # A naive date, like a cron expression, is read in the job's time zone.
-        return build_schedule(expression, every, self.timezone, start=start, end=end, check=False)
+        start, end = parse_moment(start, self.timezone), parse_moment(end, self.timezone)
+        if every is not None:
+            return Interval(every, start=start, end=end)
+        return Cron(expression, self.timezone, start=start, end=end)
 
     @cached_property
     def problem(self) -> str | None:
@@ -290,7 +299,7 @@ class JobDefinition:
 
     def _check_schedule(self) -> list:
         expression, every = self.schedule_spec()
-        which = both_or_neither(expression, every)
+        which = both_or_neither(expression, every, unset=(None,))
         if which is not None:
             return [
                 self._error(

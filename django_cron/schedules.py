@@ -401,30 +401,29 @@ class Cron(_Dated):
         return f"Cron({self.expression!r}, {str(self.tz)!r}{self._dated_repr()})"
 
 
-def both_or_neither(cron, every) -> str | None:
+def both_or_neither(cron, every, unset=(None, "")) -> str | None:
     """
     Return "both" or "neither" if a cron expression and an interval are both
     given or neither is; None if exactly one is. The one rule every way of
-    defining a job keeps: in code, in the database, in the admin.
+    defining a job keeps: in code, in the database, in the admin. ``unset``
+    is what counts as not given: in code only None, so that ``schedule=""``
+    is an expression, and a bad one.
     """
-    has_cron, has_every = cron not in (None, ""), every not in (None, "")
+    has_cron, has_every = cron not in unset, every not in unset
     if has_cron == has_every:
         return "both" if has_cron else "neither"
     return None
 
 
-def build_schedule(
-    cron: str = "", every=None, timezone="UTC", start=None, end=None, check: bool = True
-) -> Schedule:
+def build_schedule(cron: str = "", every=None, timezone="UTC", start=None, end=None) -> Schedule:
     """
-    Return a Cron or Interval: give a cron expression or an interval.
+    Return a checked Cron or Interval: give a cron expression or an interval.
 
     ``start`` and ``end`` may be aware datetimes, naive ones or dates (read in
     ``timezone``), or ISO 8601 strings. Raise ValueError with a short message
-    for people (a form's error) if the schedule cannot be built, or with
-    ``check``, if it never comes due.
+    for people (a form's error) if the schedule cannot run.
     """
-    cron = (cron or "").strip() if isinstance(cron, str) else cron
+    cron = (cron or "").strip()
     problem = both_or_neither(cron, every)
     if problem == "both":
         raise ValueError("give a cron expression or an interval, not both")
@@ -435,8 +434,7 @@ def build_schedule(
         schedule = Cron(cron, timezone, start=start, end=end)
     else:
         schedule = Interval(every, start=start, end=end)
-    if check:
-        schedule.validate()
+    schedule.validate()
     return schedule
 
 

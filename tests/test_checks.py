@@ -40,6 +40,9 @@ def other():
     [
         ({"schedule": "61 * * * *"}, "django_cron.E001"),
         ({"schedule": "every day"}, "django_cron.E001"),
+        # An empty expression is a bad expression, not a missing one: in code
+        # only None is unset (the database's blank fields differ).
+        ({"schedule": ""}, "django_cron.E001"),
         ({"every": 0}, "django_cron.E002"),
         ({"every": "soon"}, "django_cron.E002"),
         ({"every": -timedelta(seconds=5)}, "django_cron.E002"),
