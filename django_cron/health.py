@@ -83,6 +83,11 @@ class JobOverview:
             return f"invalid: {exc}"
 
     @property
+    def schedule(self) -> str:
+        """The schedule in words: the name before ``schedule_text``, kept for code that reads it."""
+        return self.schedule_text
+
+    @property
     def timezone(self) -> str | None:
         """The time zone the schedule is read in; None where it makes no difference."""
         try:

@@ -367,6 +367,16 @@ def test_the_health_summary_counts_a_job_a_replacement_turned_on_or_off(alias, r
     assert sorted(listed) == ["ok", "ok", "ok", "paused"]
 
 
+def test_the_overview_says_each_schedule_in_words_under_both_its_names(alias, jobs):
+    from django_cron.health import overview
+
+    django_cron.replace_schedule("report", every="5m")
+    report_job = next(job for job in overview() if job.name == "report")
+    assert report_job.schedule_text == "Every 5 minutes"
+    # The name it had before schedule_text, which code written against it reads.
+    assert report_job.schedule == report_job.schedule_text
+
+
 def test_a_saved_schedule_keeps_its_job_and_kind(alias, jobs):
     entry = django_cron.add_schedule("report", every=60, kwargs={"to": "x"})
     entry.kind = JobSchedule.Kind.REPLACE
