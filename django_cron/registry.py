@@ -24,8 +24,7 @@ class Registry:
         # state rows in step again (states.py) without comparing the whole registry.
         self.generation = 0
         self._positions = (None, {})
-        self._set_aside = (None, {})
-        self._broken = (None, [])
+        self._set_aside = (None, ([], {}))
         # Pairs of different jobs that asked for the same name (django_cron.E005).
         self.conflicts = []
 
@@ -130,27 +129,22 @@ class Registry:
     def set_aside(self) -> dict:
         """
         Return {name: why} for the jobs that cannot run here: "paused" (off in
-        code) or "broken" (``definition.problem``); worked out once per
-        generation, since the health counts and each pass ask.
+        code) or "broken" (``definition.problem``).
         """
-        if self._set_aside[0] != self.generation:
-            found = {}
-            for definition in self.all():
-                if not definition.enabled:
-                    found[definition.name] = "paused"
-                elif definition.problem is not None:
-                    found[definition.name] = "broken"
-            self._set_aside = (self.generation, found)
-        return self._set_aside[1]
+        return self._sorted()[1]
 
     def broken(self) -> list:
-        """
-        Return the definitions that cannot run (``problem``), off in code or
-        not; worked out once per generation, since every pass asks.
-        """
-        if self._broken[0] != self.generation:
-            self._broken = (self.generation, [d for d in self.all() if d.problem is not None])
-        return self._broken[1]
+        """Return the definitions that cannot run (``problem``), off in code or not."""
+        return self._sorted()[0]
+
+    def _sorted(self) -> tuple:
+        """The broken definitions and the jobs set aside, worked out once per generation."""
+        if self._set_aside[0] != self.generation:
+            broken = [d for d in self.all() if d.problem is not None]
+            found = {d.name: "paused" for d in self.all() if not d.enabled}
+            found.update((d.name, "broken") for d in broken if d.name not in found)
+            self._set_aside = (self.generation, (broken, found))
+        return self._set_aside[1]
 
     # Checks ------------------------------------------------------------------
 

@@ -17,10 +17,6 @@ from ..registry import registry
 Kind = JobSchedule.Kind
 
 
-def _entries():
-    return JobSchedule.objects.using(conf.database())
-
-
 def _states():
     return JobState.objects.using(conf.database())
 
