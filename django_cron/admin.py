@@ -47,8 +47,9 @@ from .health import (
 from .keys import revoke as revoke_key
 from .models import MISSED, AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
 from .registry import registry
+from .runtime.states import resume as resume_rows
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
-from .trigger import run_in_background
+from .trigger import run_in_background, trigger
 
 VIA = AuditEntry.Via.ADMIN
 CHANGE_JOBS = "django_cron.change_jobstate"
@@ -291,14 +292,21 @@ class JobStateAdmin(CronModelAdmin):
         # The runner moves next_run_at and the lease while the form is open:
         # saving the whole row would put back what it read.
         fields = set(form.changed_data)
-        if "enabled" in fields:
-            by = audit.user_actor(request.user)
-            now = JobState.RESUMED if obj.enabled else JobState.paused_fields(by, obj.pause_reason)
-            for field, value in now.items():
+        resuming = "enabled" in fields and obj.enabled
+        if resuming:
+            # resume() turns it on, skipping the slots that fell in the pause.
+            fields.discard("enabled")
+        elif "enabled" in fields:
+            paused = JobState.paused_fields(audit.user_actor(request.user), obj.pause_reason)
+            for field, value in paused.items():
                 setattr(obj, field, value)
-            fields |= set(now)
+            fields |= set(paused)
         with transaction.atomic(using=conf.database()):
             obj.save(update_fields=fields)
+            if resuming:
+                resume_rows(JobState.objects.using(conf.database()).filter(pk=obj.pk))
+                fields.add("enabled")
+                trigger.wake()
             if "enabled" in fields or ("pause_reason" in fields and not obj.enabled):
                 action = "resume" if obj.enabled else "pause"
                 self.record(request, action, obj.name, note=obj.pause_reason)
@@ -496,8 +504,9 @@ class JobStateAdmin(CronModelAdmin):
     @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request, queryset):
         with transaction.atomic(using=conf.database()):
-            names = list(queryset.filter(enabled=False).values_list("name", flat=True))
-            count = queryset.filter(name__in=names).update(**JobState.RESUMED)
+            names = resume_rows(queryset)
+            count = len(names)
+            trigger.wake()  # their next runs may come before this process's next idle check
             for name in names:
                 self.record(request, "resume", name)
         message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)

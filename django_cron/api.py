@@ -35,6 +35,7 @@ from .inputs import BadInput
 from .models import AuditEntry, JobSchedule, JobState
 from .pages import page_of
 from .registry import registry
+from .runtime.states import resume as resume_rows
 from .runtime.states import sync_states
 from .trigger import trigger
 from .views import job_details, paused, unavailable
@@ -200,10 +201,16 @@ def _set_enabled(request, credential, name: str, enabled: bool, reason: str = ""
     else:
         # A further schedule, as GET api/jobs/ names it; a one-off run is cancelled instead.
         rows = rows.filter(name=name, db_schedule__kind=JobSchedule.Kind.EXTRA)
-    fields = JobState.RESUMED if enabled else JobState.paused_fields(credential.actor, reason)
-    if not rows.update(**fields):
+    if not rows.exists():
         return _unknown(name)
+    if enabled:
+        resume_rows(rows)
+    else:
+        rows.update(**JobState.paused_fields(credential.actor, reason))
     _record(request, credential, "resume" if enabled else "pause", name, note=reason)
+    if enabled:
+        # Its next run may come before this process's next idle check.
+        trigger.wake()
     return JsonResponse({"name": name, "enabled": enabled, "paused": paused(rows.get())})
 
 

@@ -62,6 +62,15 @@ class JobState(models.Model):
     paused_by = models.CharField(_("paused by"), max_length=200, blank=True)
     paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     pause_reason = models.TextField(_("reason for the pause"), blank=True)
+    # Slots that did not run, and why: they fell while the job was paused or
+    # off, or while a run of the job was in flight (its overlap policy).
+    skipped_paused = models.PositiveIntegerField(_("slots skipped while paused"), default=0)
+    skipped_overlap = models.PositiveIntegerField(_("slots skipped while running"), default=0)
+    # When the job's last run started and ended, whichever schedule it ran
+    # for: a slot due before busy_until came due while a run was in flight,
+    # and its overlap policy says what becomes of it (runtime/runs.py).
+    busy_from = models.DateTimeField(_("last run started"), null=True, blank=True)
+    busy_until = models.DateTimeField(_("last run ended"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

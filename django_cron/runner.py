@@ -162,7 +162,10 @@ def _to_run(rows, force: bool, clock) -> tuple:
             if definition is not None and not _broken(definition):
                 todo.append((definition, state))
         elif definition is None or _broken(definition) or not definition.enabled:
-            passed_over.append(state.pk)
+            # Off in the database: its slots are skipped as a pause's are.
+            off = getattr(definition, "entry", None) is not None and not _broken(definition)
+            if not (off and states.skip_while_off(definition, state, clock.now())):
+                passed_over.append(state.pk)
         elif state.schedule_key != slots.key(definition):
             # Planned by a process with other code (a deploy under way): plan it anew.
             states.bring_in_step(definition, state.pk, state.schedule_key, clock.now())

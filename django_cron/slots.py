@@ -14,6 +14,10 @@ from datetime import datetime, timedelta
 from . import conf
 from .clock import aware, stored
 from .registry import registry
+from .schedules import Interval
+
+# The most slots a skip counts one by one; past it, the count says "at least".
+COUNT_LIMIT = 10_000
 
 
 def storable_slot(schedule, slot: datetime) -> datetime:
@@ -100,6 +104,30 @@ def after_due(definition, seen: datetime, now: datetime):
     if definition.missed == "skip":
         return None, resumed
     return seen, resumed
+
+
+def passed(schedule, seen: datetime, until: datetime) -> tuple:
+    """
+    Return ``(count, following)`` for slots skipped from ``seen`` (a slot, as
+    stored) up to and including ``until``: how many there were, and the first
+    slot after ``until``, as stored and in the phase of ``seen``. A ``seen``
+    after ``until`` is not skipped: ``(0, seen)``.
+    """
+    seen_at, until_at = aware(seen), aware(until)
+    if seen_at > until_at:
+        return 0, seen
+    following = schedule.resume_after(seen_at, until_at)
+    if isinstance(schedule, Interval):
+        # An interval's slots are evenly spaced from seen: count them by division.
+        last = until_at if schedule.end is None else min(until_at, schedule.end)
+        count = (last - seen_at) // schedule.every + 1
+    else:
+        count, slot = 0, seen_at
+        while slot is not None and slot <= until_at and count < COUNT_LIMIT:
+            count += 1
+            slot = schedule.next_after(slot)
+    following = storable_slot(schedule, following)
+    return count, None if following is None else stored(following)
 
 
 def upcoming(schedule, moment: datetime, count: int, next_run_at=None) -> list:

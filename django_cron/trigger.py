@@ -57,6 +57,13 @@ class Trigger:
         finally:
             self._mutex.release()
 
+    def wake(self) -> None:
+        """
+        Look at shared state on the next request, whatever the last check
+        planned: a job resumed in this process may run before that plan.
+        """
+        self.next_check = 0.0
+
     def after(self, response, request=None, gated=True) -> None:
         """Check for due jobs once ``response`` has been sent."""
         # Under ASGI, close() runs in the one thread that serves all sync code:

@@ -113,6 +113,13 @@ def cron_worker():
     call_command("cron", "worker")
 
 
+def command(*args):
+    """Run ``manage.py ARGS``: the site's own jobs, as the settings of the test give them."""
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
 def names():
     """Print the names of the registered jobs, one per line."""
     from django_cron.registry import cronScheduler
@@ -131,4 +138,5 @@ if __name__ == "__main__":
         "names": names,
         "interrupted": interrupted,
         "cron_worker": cron_worker,
+        "command": command,
     }[mode](*args)

@@ -24,6 +24,7 @@ def server_command(kind: str, port: int) -> list:
     return {
         "gunicorn-sync": [*gunicorn, "--workers", "3"],
         "gunicorn-2": [*gunicorn, "--workers", "2"],
+        "gunicorn-4": [*gunicorn, "--workers", "4"],
         "gunicorn-gthread": [
             *gunicorn,
             "--workers",

@@ -251,6 +251,11 @@ if os.environ.get("DJANGO_CRON_TEST_SERVER") == "1":
     INSTALLED_APPS.append("tests.serverapp")
     MIDDLEWARE = ["django_cron.middleware.CronMiddleware", *MIDDLEWARE]
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
+# The processes of the schedule-semantics tests: their jobs, and no others of the servers'.
+if os.environ.get("DJANGO_CRON_TEST_SEMANTICS") == "1":
+    INSTALLED_APPS.append("tests.semanticsapp")
+    if "tests.serverapp" in INSTALLED_APPS:
+        INSTALLED_APPS.remove("tests.serverapp")
 if TASK_ENGINE:
     DJANGO_CRON["POLLING_FREQUENCY"] = 1
 if os.environ.get("DJANGO_CRON_TEST_POLL"):

@@ -261,8 +261,22 @@ def test_pause_asks_why_then_pauses_and_resume_resumes(jobs, admin_client):
     assert messages_of(response) == [("success", "Resumed 1 job.")]
     mail.refresh_from_db()
     assert mail.enabled and (mail.paused_by, mail.pause_reason, mail.paused_at) == ("", "", None)
-    assert [run.job.name for run in run_due().runs] == ["mail"]
-    assert CALLS == [("mail", (), {})]
+    # The slot that fell in the pause is skipped, and counted: the job runs at its next one.
+    assert mail.skipped_paused == 1 and mail.next_run_at > timezone.now()
+    assert run_due().runs == [] and CALLS == []
+
+
+@pytest.mark.django_db
+def test_turning_a_job_on_in_its_page_skips_the_slots_of_its_pause(jobs, admin_client):
+    mail = JobState.objects.get(name="mail")
+    assert admin_client.post(job_url(mail), {}).status_code == 302  # the checkbox unticked
+    # Three slots of five minutes fell while it was off.
+    JobState.objects.filter(pk=mail.pk).update(next_run_at=timezone.now() - timedelta(minutes=14))
+    assert admin_client.post(job_url(mail), {"enabled": "on"}).status_code == 302
+    mail.refresh_from_db()
+    assert mail.enabled and mail.skipped_paused == 3
+    assert timezone.now() < mail.next_run_at <= timezone.now() + timedelta(minutes=5)
+    assert run_due().runs == [] and CALLS == []
 
 
 # Runs -------------------------------------------------------------------------

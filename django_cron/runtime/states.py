@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.signals import setting_changed
-from django.db import connections
-from django.db.models import Q
+from django.db import connections, transaction
+from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_migrate
 
 from .. import conf, slots
-from ..clock import DbNow, utc_offset
+from ..clock import DbNow, aware, stored, utc_offset
+from ..definitions import definition_for
 from ..jobs import NAME_LIMIT
-from ..models import JobState
+from ..models import MISSED, JobState
 from ..registry import registry
 
 # Seconds after which a process brings the rows in step again, changed
@@ -265,3 +266,68 @@ def next_due(names=None, passed_over=(), **also) -> tuple:
         return None, None
     following, *values = found[0]
     return following, dict(zip(also, values, strict=True))
+
+
+# Pausing skips ---------------------------------------------------------------------
+
+
+def skipping(definition, state, now, counter: str = "skipped_paused") -> dict:
+    """
+    Return the fields that skip the row's slots due by ``now`` and count them
+    in ``counter``; {} if none is due. A retry waiting is dropped with them:
+    the job goes on at its first slot after ``now``, in phase.
+    """
+    seen = state.next_run_at
+    if definition is None or seen is None or seen > now:
+        return {}
+    schedule = definition.schedule
+    start = seen
+    if state.retry_slot is not None:
+        # A retry is due, not a slot: count the slots after the one it retries.
+        start = schedule.next_after(aware(state.retry_slot))
+        start = None if start is None else stored(start)
+    count, following = slots.passed(schedule, start, now) if start is not None else (0, None)
+    fields = {"next_run_at": following, "retry_slot": None, "retry_attempt": 0}
+    if count:
+        fields[counter] = F(counter) + count
+    if following is None:
+        fields["last_status"] = MISSED  # its last slot fell in the pause
+    return fields
+
+
+def resume(rows) -> list:
+    """
+    Resume the paused rows among ``rows`` (JobState); return their names.
+
+    A pause is a decision not to run: the slots that fell while a row was
+    paused are skipped and counted, whatever its ``missed`` policy, and it
+    runs next at its first slot after now. Each row is one UPDATE conditional
+    on what was read, so a resume racing a claim or another resume counts once.
+    """
+    resumed = []
+    for state in rows.filter(enabled=False).annotate(db_now=DbNow()):
+        try:
+            skipped = skipping(definition_for(state), state, state.db_now)
+        except Exception:
+            skipped = {}  # a schedule that cannot plan: its health says broken
+        with transaction.atomic(using=conf.database()):
+            done = (
+                _states()
+                .filter(pk=state.pk, enabled=False, next_run_at=state.next_run_at)
+                .update(**JobState.RESUMED, **skipped)
+            )
+        if done:
+            resumed.append(state.name)
+    return resumed
+
+
+def skip_while_off(definition, state, now) -> bool:
+    """
+    Skip and count the due slots of a row whose schedule in the database is
+    off: when it is turned on again, it runs from its next slot, as a resumed
+    job does. Return whether this process did it.
+    """
+    skipped = skipping(definition, state, now)
+    if not skipped:
+        return False
+    return bool(_states().filter(pk=state.pk, next_run_at=state.next_run_at).update(**skipped))
