@@ -20,6 +20,7 @@ from . import conf, task_framework
 from .arguments import check_operator_options
 from .schedules import (
     MISSED_POLICIES,
+    OVERLAP_POLICIES,
     Cron,
     Interval,
     Schedule,
@@ -44,6 +45,7 @@ OPTIONS = (
     "retry_delay",
     "retry_backoff",
     "max_running",
+    "overlap",
     "jitter",
     "alert_after",
     "pings",
@@ -228,6 +230,17 @@ class JobDefinition:
         return int(self._option("max_running") or 1)
 
     @property
+    def overlap(self) -> str:
+        """
+        What becomes of a slot due while a run is in flight: "buffer_one" (one
+        waits) by default, "allow" (runs overlap) for a job with max_running > 1.
+        """
+        value = self._option("overlap")
+        if value is None:
+            return "allow" if self.max_running > 1 else "buffer_one"
+        return value
+
+    @property
     def jitter(self) -> float:
         return float(self._option("jitter") or 0)
 
@@ -382,6 +395,7 @@ class JobDefinition:
                     "E012",
                 )
             )
+        errors += self._check_overlap()
         if self.missed not in MISSED_POLICIES:
             errors.append(
                 self._error(
@@ -391,6 +405,39 @@ class JobDefinition:
                 )
             )
         return errors
+
+    def _check_overlap(self) -> list:
+        overlap = self.overlap
+        if overlap not in OVERLAP_POLICIES:
+            return [
+                self._error(
+                    f"option overlap is {overlap!r}",
+                    f"Use one of {', '.join(OVERLAP_POLICIES)}.",
+                    "E018",
+                )
+            ]
+        try:
+            max_running = self.max_running
+        except (TypeError, ValueError):
+            return []  # said by the check of max_running, where there is one
+        if overlap == "allow" and max_running == 1:
+            return [
+                self._error(
+                    "lets runs overlap (overlap='allow') but allows one at a time (max_running=1)",
+                    "Give max_running: how many runs may be in flight at once.",
+                    "E018",
+                )
+            ]
+        if overlap != "allow" and max_running > 1:
+            return [
+                self._error(
+                    f"runs one at a time (overlap={overlap!r}) but allows {max_running} "
+                    "at once (max_running)",
+                    "Leave max_running out, or use overlap='allow'.",
+                    "E018",
+                )
+            ]
+        return []
 
     # Running ---------------------------------------------------------------
 

@@ -71,6 +71,13 @@ class JobState(models.Model):
     # and its overlap policy says what becomes of it (runtime/runs.py).
     busy_from = models.DateTimeField(_("last run started"), null=True, blank=True)
     busy_until = models.DateTimeField(_("last run ended"), null=True, blank=True)
+    # The row whose slot the last run was for (a schedule in the database has
+    # its own); None for a forced run. A slot of that row due before the run
+    # started was missed, not kept waiting by another run.
+    busy_with = models.BigIntegerField(_("last run for"), null=True, blank=True)
+    # Set when the last run was a slot that waited for the run before it
+    # (overlap="buffer_one"): that run's end. Slots due by then lost the one place.
+    waited_until = models.DateTimeField(_("last run waited until"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -34,8 +34,12 @@ _ALIASES = {
 # that wide around a slot is sure to contain any change that affects it.
 _DST_WINDOW = timedelta(hours=3)
 
-# What a job does after missing several slots (runtime/runs.py: after_due()).
+# What a job does after missing several slots (slots.py: after_due()).
 MISSED_POLICIES = ("coalesce", "skip", "catch_up")
+# What becomes of a slot that comes due while a run of the job is in flight
+# (slots.py: decide()). The first three run one at a time; "allow" overlaps
+# runs, up to max_running.
+OVERLAP_POLICIES = ("skip", "buffer_one", "buffer_all", "allow")
 
 
 def parse_every(value) -> timedelta:

@@ -9,6 +9,7 @@ them as Django stores datetimes (``clock.stored()``), naive in TIME_ZONE
 without USE_TZ.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import conf
@@ -128,6 +129,76 @@ def passed(schedule, seen: datetime, until: datetime) -> tuple:
             slot = schedule.next_after(slot)
     following = storable_slot(schedule, following)
     return count, None if following is None else stored(following)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """
+    When a one-at-a-time job's last run started and ended, as its row keeps
+    them, and the end of the run before it if the last run was the one that
+    waited (buffer_one's place). Stored datetimes, or None.
+    """
+
+    started: datetime | None = None
+    ended: datetime | None = None
+    waited_until: datetime | None = None
+    # Whether the last run was for a slot of the row deciding: then its
+    # slots due before that run started were missed, not kept waiting.
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a claim does with a due slot: the slot it runs (or None), and the next run."""
+
+    slot: datetime | None
+    following: datetime | None
+    # Slots skipped for the overlap policy, counted on the row.
+    skipped: int = 0
+    # The slot waited for the last run to end: buffer_one's one place is taken.
+    waited: bool = False
+
+
+def decide(definition, seen: datetime, now: datetime, busy: Busy | None = None) -> Decision:
+    """
+    Decide what becomes of the job's slot ``seen``, due by ``now``.
+
+    A slot that came due while the job's last run was in flight, or before it
+    started if that run was for another schedule of the job (it won the
+    claim), waited for a run in flight: the job's overlap policy says what
+    becomes of it. "buffer_all" runs each such slot, in order; "buffer_one" runs the
+    first that came due during the last run and skips the others; "skip"
+    skips them all. A slot due after the last run ended was only missed, and
+    ``missed`` says what becomes of it (after_due()).
+    """
+    if busy is None or busy.ended is None or definition.overlap == "allow":
+        return Decision(*after_due(definition, seen, now))
+    if aware(seen) > aware(busy.ended) or (busy.mine and aware(seen) <= aware(busy.started)):
+        return Decision(*after_due(definition, seen, now))
+    schedule, skipped = definition.schedule, 0
+    if definition.overlap == "buffer_all":
+        return Decision(seen, _stored_next(schedule, seen))
+    if definition.overlap == "buffer_one":
+        if busy.waited_until is not None and aware(seen) <= aware(busy.waited_until):
+            # Due before the run that waited ended: that run took the one place.
+            skipped, seen = passed(schedule, seen, busy.waited_until)
+        if seen is not None and aware(seen) <= aware(busy.ended):
+            # The first slot due during the last run: it waited, the later ones are skipped.
+            following = _stored_next(schedule, seen)
+            count, following = passed(schedule, following, busy.ended) if following else (0, None)
+            return Decision(seen, following, skipped + count, waited=True)
+    else:  # skip
+        skipped, seen = passed(schedule, seen, busy.ended)
+    if seen is None or aware(seen) > aware(now):
+        return Decision(None, seen, skipped)
+    slot, following = after_due(definition, seen, now)
+    return Decision(slot, following, skipped)
+
+
+def _stored_next(schedule, slot: datetime):
+    """Return the slot after ``slot``, as stored; None if there is none."""
+    following = storable_slot(schedule, schedule.next_after(aware(slot)))
+    return None if following is None else stored(following)
 
 
 def upcoming(schedule, moment: datetime, count: int, next_run_at=None) -> list:

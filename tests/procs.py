@@ -105,6 +105,33 @@ def loop(folder, every):
         time.sleep(0.02)
 
 
+def overlap(folder, policy, seconds):
+    """
+    Run the due check every 20 ms, as a busy server would, until a stop file
+    appears, for a job due every second that runs ``seconds`` with the overlap
+    ``policy`` ("allow" with max_running=2). The job notes when each run starts
+    and ends, in its own file beside the database.
+    """
+    folder = Path(folder)
+    log = folder / "runs.log"
+
+    def body():
+        with open(log, "a") as out:
+            out.write(f"start {time.time():.6f}\n")
+        time.sleep(float(seconds))
+        with open(log, "a") as out:
+            out.write(f"end {time.time():.6f}\n")
+
+    allowed = {"max_running": 2} if policy == "allow" else {}
+    register(body, name="overlap.job", every=1, overlap=policy, **allowed)
+    run_due(["overlap.job"])
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + GIVE_UP
+    while not (folder / "stop").exists() and time.monotonic() < deadline:
+        run_due(["overlap.job"])
+        time.sleep(0.02)
+
+
 def cron_worker():
     """Run ``manage.py cron worker`` with a job that records the "to" it is given."""
     from django.core.management import call_command
@@ -139,4 +166,5 @@ if __name__ == "__main__":
         "interrupted": interrupted,
         "cron_worker": cron_worker,
         "command": command,
+        "overlap": overlap,
     }[mode](*args)

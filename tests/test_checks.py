@@ -50,6 +50,9 @@ def other():
         ({"every": 60, "timezone": "Mars/Olympus_Mons"}, "django_cron.E004"),
         ({"every": 60, "missed": "sometimes"}, "django_cron.E008"),
         ({"every": 60, "lease": -1}, "django_cron.E009"),
+        ({"every": 60, "overlap": "queue"}, "django_cron.E018"),
+        ({"every": 60, "overlap": "allow"}, "django_cron.E018"),  # one at a time: nothing overlaps
+        ({"every": 60, "overlap": "skip", "max_running": 3}, "django_cron.E018"),
         ({"schedule": "0 0 30 2 *"}, "django_cron.E016"),
         ({"schedule": "0 0 31 4,6,9,11 *"}, "django_cron.E016"),
         ({"schedule": "0 0 25 * * *"}, "django_cron.E001"),  # six fields: hour 25

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 from django.test import Client
@@ -198,3 +199,81 @@ def test_parallel_run_now_calls_keep_to_the_jobs_one_run_at_a_time(
     assert overlapping(starts, ends) == 1, (starts, ends)
     # The default overlap policy, buffer_one: one runs, one waits, two are skipped.
     assert len(starts) == 2, starts
+
+
+# Overlap policies, across processes ----------------------------------------------------
+
+RUN = 1.6  # seconds each run of the overlap job takes; it is due every second
+RACERS = 3
+
+
+def run_overlap(alias, tmp_path, policy, seconds=5.0):
+    """
+    Start RACERS processes checking every 20 ms for ``seconds``, then stop them
+    and let the runs in flight end; return the runs recorded, oldest first,
+    and the (starts, ends) the job noted itself.
+    """
+    processes = [start(["overlap", str(tmp_path), policy, str(RUN)], alias) for _ in range(RACERS)]
+    wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == RACERS, timeout=60, message="racers")
+    # The time the racers race is what is tried: slots come due while runs last.
+    time.sleep(seconds)
+    (tmp_path / "stop").touch()
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    runs = list(
+        JobRun.objects.using(alias).filter(job__name="overlap.job").order_by("scheduled_for")
+    )
+    noted = [line.split() for line in (tmp_path / "runs.log").read_text().splitlines()]
+    starts = [float(at) for what, at in noted if what == "start"]
+    ends = [float(at) for what, at in noted if what == "end"]
+    assert len(runs) == len(starts) == len(ends) >= 2, (runs, noted)
+    assert {run.status for run in runs} == {"ok"}
+    # Exactly once per slot, whatever the policy.
+    slots = [run.scheduled_for for run in runs]
+    assert len(set(slots)) == len(slots)
+    return runs, starts, ends
+
+
+def lateness(run) -> float:
+    return (run.started_at - run.scheduled_for).total_seconds()
+
+
+def skipped(alias) -> int:
+    return JobState.objects.using(alias).get(name="overlap.job").skipped_overlap
+
+
+def test_overlap_skip_runs_on_time_and_skips_the_slots_due_while_a_run_is_in_flight(
+    alias, tmp_path
+):
+    runs, starts, ends = run_overlap(alias, tmp_path, "skip")
+    assert overlapping(starts, ends) == 1
+    # Each run starts at its own slot: nothing waits.
+    assert max(lateness(run) for run in runs) < 0.8, [lateness(run) for run in runs]
+    assert skipped(alias) >= len(runs) - 1 >= 1
+
+
+def test_overlap_buffer_one_runs_one_waiting_slot_after_each_run_and_skips_the_rest(
+    alias, tmp_path
+):
+    runs, starts, ends = run_overlap(alias, tmp_path, "buffer_one")
+    assert overlapping(starts, ends) == 1
+    # One slot waited behind each run, no more: the wait never grows past a run.
+    assert max(lateness(run) for run in runs) < RUN + 0.8, [lateness(run) for run in runs]
+    assert any(lateness(run) > 0.3 for run in runs)
+    assert skipped(alias) >= 1
+
+
+def test_overlap_buffer_all_runs_every_slot_in_order_one_at_a_time(alias, tmp_path):
+    runs, starts, ends = run_overlap(alias, tmp_path, "buffer_all")
+    assert overlapping(starts, ends) == 1
+    # Every slot from the first, one second apart: none skipped, the backlog grows.
+    gaps = {(b.scheduled_for - a.scheduled_for).total_seconds() for a, b in pairwise(runs)}
+    assert gaps == {1.0} and skipped(alias) == 0
+    assert lateness(runs[-1]) > lateness(runs[0]) + 0.5
+
+
+def test_overlap_allow_runs_up_to_max_running_at_once(alias, tmp_path):
+    runs, starts, ends = run_overlap(alias, tmp_path, "allow")
+    assert overlapping(starts, ends) == 2
+    assert skipped(alias) == 0

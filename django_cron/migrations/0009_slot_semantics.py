@@ -23,6 +23,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='jobstate',
+            name='busy_with',
+            field=models.BigIntegerField(blank=True, null=True, verbose_name='last run for'),
+        ),
+        migrations.AddField(
+            model_name='jobstate',
             name='skipped_overlap',
             field=models.PositiveIntegerField(default=0, verbose_name='slots skipped while running'),
         ),
@@ -30,5 +35,10 @@ class Migration(migrations.Migration):
             model_name='jobstate',
             name='skipped_paused',
             field=models.PositiveIntegerField(default=0, verbose_name='slots skipped while paused'),
+        ),
+        migrations.AddField(
+            model_name='jobstate',
+            name='waited_until',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='last run waited until'),
         ),
     ]

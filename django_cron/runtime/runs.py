@@ -39,6 +39,7 @@ overlapping; exactness never depends on it.
 import logging
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
@@ -81,8 +82,29 @@ def one_at_a_time(definition) -> bool:
     return definition.max_running == 1
 
 
+def lease_name(definition) -> str:
+    """
+    Return the name of the row that holds the job's lease: the job's own row,
+    for each of its schedules in the database and its one-off runs too, so
+    that the overlap policy and max_running cover every run of the job.
+    """
+    entry = getattr(definition, "entry", None)
+    return entry.job if entry is not None else definition.name
+
+
+def _holder(definition, run) -> dict:
+    """Return the filter that finds the row holding ``run``'s lease, if it still does."""
+    if definition is not None and lease_name(definition) != run.job.name:
+        return {"name": lease_name(definition), "lease_owner": run.owner}
+    return {"pk": run.job_id, "lease_owner": run.owner}
+
+
 class _Overlap(Exception):
     """The queued job has max_running runs queued or running: roll the claim back."""
+
+
+class _Moved(Exception):
+    """The schedule's row moved on after the job's lease was taken: roll the claim back."""
 
 
 class JobLock:
@@ -108,7 +130,7 @@ class JobLock:
             self.token = new_token()
             return True
         for index in range(self.definition.max_running):
-            key = f"job:{self.definition.name}" + (f"#{index + 1}" if index else "")
+            key = f"job:{lease_name(self.definition)}" + (f"#{index + 1}" if index else "")
             token = self.lock.acquire(key, self.definition.lease)
             if token is not None:
                 self.key, self.token = key, token
@@ -158,19 +180,20 @@ def claim(
     ``forced_by`` names who forced the run, for its history.
     """
     queued = bool(definition.enqueue)
-    slot, attempt, following = _slot_to_claim(definition, state, force, clock)
+    lease = _lease_row(definition, state)
+    decision, attempt = _slot_to_claim(definition, state, force, clock, lease.busy)
     try:
         # The claim and its run's row commit together: one commit (a disk flush
         # on PostgreSQL) instead of two, and never a claimed slot without its run.
         with transaction.atomic(using=conf.database()):
-            if not _claim_row(definition, state, owner, force, slot, following):
+            if not _claim_row(definition, state, owner, force, decision, lease, clock):
                 return None
             if queued and not one_at_a_time(definition):
-                if _in_flight(state) >= definition.max_running:
+                if _in_flight(definition) >= definition.max_running:
                     raise _Overlap
             return _runs().create(
                 job=state,
-                scheduled_for=slot,
+                scheduled_for=decision.slot,
                 started_at=clock.now(),
                 queued_at=clock.now() if queued else None,
                 status=JobRun.Status.QUEUED if queued else JobRun.Status.RUNNING,
@@ -181,76 +204,133 @@ def claim(
                 # A queued run's lease runs while it waits: a worker must take it in time.
                 lease_until=db_now_plus(definition.lease),
             )
-    except _Overlap:
+    except (_Overlap, _Moved):
         return None
 
 
-def _slot_to_claim(definition, state, force: bool, clock: PassClock) -> tuple:
-    """Return ``(slot or None, attempt, next_run_at)``: what a claim runs, and moves the row to."""
+@dataclass(frozen=True)
+class _LeaseRow:
+    """The row that holds the job's lease, and when the job last ran, as read."""
+
+    pk: int
+    busy: slots.Busy | None
+
+    def unchanged(self) -> Q:
+        """Match the row only if no run started or ended since it was read."""
+        if self.busy is None:
+            return Q()
+        return Q(busy_from=self.busy.started, busy_until=self.busy.ended)
+
+
+def _busy(row, state) -> slots.Busy:
+    return slots.Busy(row.busy_from, row.busy_until, row.waited_until, row.busy_with == state.pk)
+
+
+def _lease_row(definition, state) -> _LeaseRow:
+    """
+    Return the row holding the job's lease: ``state`` itself, or for a schedule
+    in the database or a one-off run, its job's row (read here). Only a job
+    that runs one at a time keeps when it last ran.
+    """
+    single = one_at_a_time(definition)
+    name = lease_name(definition)
+    if name == state.name:
+        return _LeaseRow(state.pk, _busy(state, state) if single else None)
+    fields = ("pk", "busy_from", "busy_until", "waited_until", "busy_with")
+    row = _states().filter(name=name).only(*fields).first()
+    if row is None:
+        # The job's row is made by the next pass: until then the schedule's own holds it.
+        return _LeaseRow(state.pk, _busy(state, state) if single else None)
+    return _LeaseRow(row.pk, _busy(row, state) if single else None)
+
+
+def _slot_to_claim(definition, state, force: bool, clock: PassClock, busy) -> tuple:
+    """Return ``(slots.Decision, attempt)``: what a claim runs, and moves the row to."""
     if force:
-        return clock.now(), 1, None
+        return slots.Decision(clock.now(), None), 1
     try:
         if state.retry_slot is not None:
             following = slots.after_due(definition, state.retry_slot, clock.now())[1]
-            return state.retry_slot, state.retry_attempt, following
-        slot, following = slots.after_due(definition, state.next_run_at, clock.now())
-        return slot, 1, following
+            return slots.Decision(state.retry_slot, following), state.retry_attempt
+        return slots.decide(definition, state.next_run_at, clock.now(), busy), 1
     except Exception as exc:
         raise CannotPlan(f"its schedule cannot say when it runs next ({exc!r})") from exc
 
 
-def _claim_row(definition, state, owner: str, force: bool, slot, following) -> bool:
+def _claim_row(definition, state, owner, force, decision, lease, clock) -> bool:
     """
-    Take the job's row for this run with one conditional UPDATE; return
-    whether a run is to be recorded. One run at a time: the row's lease keeps
-    others out. A job allowed several counts them: with its lock slots, or for
-    a queued job, its runs still queued or running. Each run has its own lease too.
+    Take the job's lease for this run and move the schedule's row on, with
+    conditional UPDATEs; return whether a run is to be recorded. One run at a
+    time: the lease on the job's row keeps others out, whichever of its
+    schedules they run for, and holds when it ran, for the overlap policy. A
+    job allowed several counts them: with its lock slots, or for a queued job,
+    its runs still queued or running. Each run has its own lease too.
     """
     single = one_at_a_time(definition)
+    runs = decision.slot is not None
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
-    lease = {"lease_owner": owner, "lease_until": db_now_plus(definition.lease)} if single else {}
+    take = {}
+    if single and runs:
+        take = {
+            "lease_owner": owner,
+            "lease_until": db_now_plus(definition.lease),
+            "busy_from": clock.now(),
+            "busy_with": None if force else state.pk,
+        }
+        if decision.waited:
+            take["waited_until"] = lease.busy.ended
     if force and (single or definition.enqueue):
         # A queued job's row is written even with nothing to write: the
         # row's lock orders the count of its runs in flight.
-        return bool(_states().filter(free, pk=state.pk).update(**(lease or _TOUCH)))
+        return bool(_states().filter(free, pk=lease.pk).update(**(take or _TOUCH)))
     if force:
         return True  # the lock backend's slot keeps the count
-    claimed = (
-        _states()
-        .filter(
-            free,
-            pk=state.pk,
-            enabled=True,
-            next_run_at=state.next_run_at,
-            next_run_at__lte=DbNow(),
+    moved = {
+        "next_run_at": decision.following,
+        "retry_slot": None,
+        "retry_attempt": 0,
+        # Its last slot, missed or skipped: say so where a run's outcome goes.
+        **({"last_status": MISSED} if not runs and decision.following is None else {}),
+    }
+    if decision.skipped:
+        moved["skipped_overlap"] = F("skipped_overlap") + decision.skipped
+    row = Q(pk=state.pk, enabled=True, next_run_at=state.next_run_at, next_run_at__lte=DbNow())
+    if lease.pk == state.pk:
+        claimed = _states().filter(free, lease.unchanged(), row).update(**moved, **take)
+    else:
+        # The job's row first, then the schedule's: both, or the claim rolls back.
+        if not _states().filter(free, lease.unchanged(), pk=lease.pk).update(**(take or _TOUCH)):
+            return False
+        claimed = _states().filter(row).update(**moved)
+        if not claimed:
+            raise _Moved
+    if claimed and decision.skipped:
+        logger.info(
+            "Job %s skipped %d slots due while a run was in flight (overlap=%r)",
+            definition.name,
+            decision.skipped,
+            definition.overlap,
         )
-        .update(
-            next_run_at=following,
-            retry_slot=None,
-            retry_attempt=0,
-            **(lease if slot is not None else {}),
-            # Its last slot, missed and skipped: say so where a run's outcome goes.
-            **({"last_status": MISSED} if slot is None and following is None else {}),
-        )
-    )
-    if claimed and slot is None:
-        logger.info("Job %s skipped missed slots up to %s", definition.name, following)
-    return bool(claimed) and slot is not None
+    elif claimed and not runs:
+        logger.info("Job %s skipped missed slots up to %s", definition.name, decision.following)
+    return bool(claimed) and runs
 
 
 _TOUCH = {"enabled": F("enabled")}
 
 
-def _in_flight(state) -> int:
+def _in_flight(definition) -> int:
     """
-    Count the job's runs queued or running on a live lease. Called after the
-    claim's UPDATE, which holds the job's row until the commit: claimers count
-    one after another, each seeing the runs of those before it.
+    Count the job's runs queued or running on a live lease, whichever of its
+    schedules they run for. Called after the claim's UPDATE, which holds the
+    row until the commit: claimers count one after another, each seeing the
+    runs of those before it.
     """
+    name = lease_name(definition)
     return (
         _runs()
         .filter(
-            job=state.pk,
+            Q(job__name=name) | Q(job__db_schedule__job=name),
             status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING],
             lease_until__gte=DbNow(),
         )
@@ -289,7 +369,8 @@ def take(definition, run_id: int) -> JobRun | None:
         if not taken:
             return None
         run = _runs().select_related("job").get(pk=run_id)
-        _states().filter(pk=run.job_id, lease_owner=seen["owner"]).update(
+        holder = _holder(definition, run)
+        _states().filter(**{**holder, "lease_owner": seen["owner"]}).update(
             lease_owner=owner, lease_until=until
         )
     return run
@@ -303,7 +384,7 @@ def extend(definition, run: JobRun) -> bool:
         .filter(pk=run.pk, status=JobRun.Status.RUNNING, owner=run.owner)
         .update(lease_until=until)
     )
-    _states().filter(pk=run.job_id, lease_owner=run.owner).update(lease_until=until)
+    _states().filter(**_holder(definition, run)).update(lease_until=until)
     return bool(held)
 
 
@@ -337,9 +418,10 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
             )
         )
         # A success held the job's lease: its count for alerts went in the same UPDATE.
+        holder = _holder(definition, run)
         counted = (
             won
-            and _summarise(run, run.status, run.duration, run.error, run.message, then)
+            and _summarise(run, run.status, run.duration, run.error, run.message, then, holder)
             and run.status == JobRun.Status.OK
         )
     except BaseException:
@@ -347,7 +429,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
         # this fails too, the lease expires on its own, and the error that
         # counts is the one on its way out.
         with suppress(DatabaseError):
-            _release(run)
+            _release(run, _holder(definition, run))
         raise
     if not won:
         if was == JobRun.Status.QUEUED:
@@ -403,12 +485,14 @@ def _finish_late(definition, run):
     run.status, run.error = JobRun.Status.LOST, LOST_ERROR + note
 
 
-def _summarise(run, status, duration, error, message="", then=None) -> bool:
+def _summarise(run, status, duration, error, message="", then=None, holder=None) -> bool:
     """
     Write the run's outcome as the job's latest, and hand back the job's lease
     if it has it. Return True if it did: then a success's count for alerts is
     written too, in the same UPDATE. ``then`` holds further fields to write
     with it (the next run, for a schedule that measures from outcomes).
+    ``holder`` finds the row that holds the lease (_holder()): the run's own,
+    unless it ran for a schedule of the job in the database.
     """
     summary = {
         "last_run_at": run.started_at,
@@ -423,9 +507,18 @@ def _summarise(run, status, duration, error, message="", then=None) -> bool:
     # passed since its claim (lock-at-least-for); a lost one hands it back.
     left = conf.get("MIN_LEASE") - duration if duration is not None else 0
     until = db_now_plus(timedelta(seconds=left)) if left > 0 else None
-    held = {"lease_owner": "", "lease_until": until}
+    # When the run ended, by the clock it started by: a slot due before then
+    # waited for it, and the overlap policy decides what becomes of it.
+    ended = run.finished_at or timezone.now()
+    held = {"lease_owner": "", "lease_until": until, "busy_until": ended}
+    holder = holder or {"pk": run.job_id, "lease_owner": run.owner}
+    if "pk" not in holder:
+        # The lease is on the job's row: hand it back there, and write the
+        # outcome on the schedule's row, as the latest of its runs.
+        _states().filter(**holder).update(**held)
+        _summarise_newest(run, summary, then)
+        return False
     # Holding the job's lease, this run is the job's latest: one UPDATE does it all.
-    holder = {"pk": run.job_id, "lease_owner": run.owner}
     if status == JobRun.Status.OK:
         # Most successes follow successes: failures in a row go back to 0 and no
         # alert is due, as long as none was sent (the pass read so, the UPDATE
@@ -437,18 +530,23 @@ def _summarise(run, status, duration, error, message="", then=None) -> bool:
         summary.update(alerts.success())
     if _states().filter(**holder).update(**held, **summary):
         return True
+    _summarise_newest(run, summary, then)
+    return False
+
+
+def _summarise_newest(run, summary, then) -> None:
+    """Write the outcome on the run's row unless a run that started later wrote its own."""
     # Runs that overlap (max_running) end in any order: the latest started wins.
     newest = Q(last_run_at__isnull=True) | Q(last_run_at__lte=run.started_at)
     _states().filter(newest, pk=run.job_id).update(
         **{key: value for key, value in summary.items() if key.startswith("last_")},
         **(then or {}),
     )
-    return False
 
 
-def _release(run) -> None:
+def _release(run, holder) -> None:
     """Hand back the job's lease if ``run`` still holds it."""
-    _states().filter(pk=run.job_id, lease_owner=run.owner).update(lease_owner="", lease_until=None)
+    _states().filter(**holder).update(lease_owner="", lease_until=None)
 
 
 def _follow_up(definition, run, clock, counted=False) -> None:
@@ -507,9 +605,9 @@ def sweep(now: datetime | None = None) -> int:
         if not swept:
             continue
         run.status, run.finished_at, run.error = JobRun.Status.LOST, now, error
-        _summarise(run, JobRun.Status.LOST, None, error)
-        logger.warning("Job %s was lost: %s", run.job.name, error)
         definition = definition_for(run.job)
+        _summarise(run, JobRun.Status.LOST, None, error, holder=_holder(definition, run))
+        logger.warning("Job %s was lost: %s", run.job.name, error)
         _follow_up(definition, run, PassClock(now))
         lost += 1
     return lost
