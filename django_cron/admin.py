@@ -43,6 +43,7 @@ from .health import (
     HEALTH_CHOICES,
     job_health,
     job_overview,
+    skipped_text,
 )
 from .keys import revoke as revoke_key
 from .models import MISSED, AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
@@ -231,6 +232,7 @@ class JobStateAdmin(CronModelAdmin):
                     "alert_pending",
                     "retrying_slot",
                     "retry_attempt",
+                    "skipped",
                 ]
             },
         ),
@@ -265,6 +267,7 @@ class JobStateAdmin(CronModelAdmin):
         editable = ("id", "enabled", "pause_reason")
         fields = [f.name for f in JobState._meta.concrete_fields if f.name not in editable]
         computed = [
+            "skipped",
             "paused_when",
             "audit_trail",
             "schedule",
@@ -336,6 +339,11 @@ class JobStateAdmin(CronModelAdmin):
     paused_when = to_the_second(JobState, "paused_at")
     last_run_time = to_the_second(JobState, "last_run_at")
     retrying_slot = to_the_second(JobState, "retry_slot")
+
+    @admin.display(description=_("slots skipped"))
+    def skipped(self, obj):
+        return self.shown(skipped_text(obj))
+
     lease_expires = to_the_second(JobState, "lease_until")
 
     @admin.display(description=_("last run"), ordering="last_run_at")
@@ -387,13 +395,14 @@ class JobStateAdmin(CronModelAdmin):
             return self.get_empty_value_display()
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
             "<td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     self._url("jobrun_change", run.pk),
                     when(run.started_at),
                     when(run.scheduled_for),
+                    seconds(run.lateness) or "-",
                     seconds(run.duration) or "-",
                     status_label(run.status),
                     run.attempt,
@@ -405,10 +414,11 @@ class JobStateAdmin(CronModelAdmin):
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
-            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
+            "<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}?{}">{}</a></p>',
             _("started"),
             _("scheduled for"),
+            _("late"),
             _("duration"),
             _("status"),
             _("attempt"),
@@ -729,6 +739,7 @@ RUN_FIELDS = [
     "queued",
     "wait",
     "started",
+    "late",
     "finished",
     "run_duration",
     "owner",
@@ -742,6 +753,7 @@ class JobRunAdmin(CronModelAdmin):
         "job_name",
         "scheduled",
         "started",
+        "late",
         "wait",
         "run_duration",
         "status",
@@ -778,6 +790,11 @@ class JobRunAdmin(CronModelAdmin):
     queued = to_the_second(JobRun, "queued_at")
     started = to_the_second(JobRun, "started_at")
     finished = to_the_second(JobRun, "finished_at")
+
+    @admin.display(description=_("late"))
+    def late(self, obj):
+        """How long after its slot the run started; blank for a forced run."""
+        return self.shown(seconds(obj.lateness))
 
     @admin.display(description=_("queue wait"), ordering="queue_wait")
     def wait(self, obj):

@@ -32,6 +32,8 @@ def check_binds(definition, args, kwargs) -> None:
     signature, self_ = definition.signature()
     if signature is None:
         return
+    if definition.takes_slot and "slot" not in kwargs:
+        kwargs = {**kwargs, "slot": None}  # the runner gives it at each run
     try:
         signature.bind(*self_, *args, **kwargs)
     except TypeError as exc:
@@ -54,6 +56,10 @@ def operator_arguments(definition, args, kwargs) -> tuple[list, dict]:
 
 def _declared(definition, args, kwargs) -> None:
     """Raise ValidationError if an argument would reach only *args or **kwargs."""
+    if definition.takes_slot and "slot" in kwargs:
+        raise ValidationError(
+            {"kwargs": f"{definition.name} is given its slot by the runner, not by an operator."}
+        )
     signature, self_ = definition.signature()
     if signature is None:
         if definition.operator_kwargs:
@@ -64,8 +70,10 @@ def _declared(definition, args, kwargs) -> None:
                 "from the admin or the API (register it with operator_kwargs=True to allow any)."
             }
         )
+    # The runner gives the slot: an operator's positional argument cannot take its place.
+    given = {**kwargs, "slot": None} if definition.takes_slot else kwargs
     try:
-        bound = signature.bind(*self_, *args, **kwargs)
+        bound = signature.bind(*self_, *args, **given)
     except TypeError as exc:
         raise ValidationError(
             {"args": f"{definition.name} cannot take these arguments: {exc}."}

@@ -200,3 +200,20 @@ def job_overview(state: JobState, now=None) -> JobOverview | None:
 def job_health(state: JobState, now=None) -> str:
     overview = job_overview(state, now)
     return NOT_REGISTERED if overview is None else overview.health
+
+
+def skipped_text(state: JobState | None) -> str:
+    """
+    Say which slots the job skipped, and why: "10 slots while paused, 3
+    slots while a run was in flight"; "" if none.
+    """
+    if state is None:
+        return ""
+    parts = []
+    for count, why in (
+        (state.skipped_paused, "while paused"),
+        (state.skipped_overlap, "while a run was in flight"),
+    ):
+        if count:
+            parts.append(f"{count} {'slot' if count == 1 else 'slots'} {why}")
+    return ", ".join(parts)

@@ -285,6 +285,23 @@ class JobDefinition:
         except (TypeError, ValueError):
             return None, ()
 
+    @cached_property
+    def takes_slot(self) -> bool:
+        """
+        Whether the job's function (or its ``job()``) has a parameter named
+        ``slot``: then each run is passed the slot it runs for.
+        """
+        signature, _ = self.signature()
+        parameter = signature.parameters.get("slot") if signature is not None else None
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return parameter is not None and parameter.kind in kinds
+
+    def call_kwargs(self, slot=None) -> dict:
+        """Return the keyword arguments of a call for ``slot``: with it, if the job takes it."""
+        if self.takes_slot and "slot" not in self.kwargs:
+            return {**self.kwargs, "slot": slot}
+        return self.kwargs
+
     # Checks ----------------------------------------------------------------
 
     def check(self) -> list:
@@ -445,12 +462,16 @@ class JobDefinition:
         """Return what to call: a fresh Job instance, or the function itself."""
         return self.target() if self.is_class else self.target
 
-    def call(self, instance):
-        """Call the job; an ``async def`` job is awaited to its end, on an event loop of its own."""
+    def call(self, instance, slot=None):
+        """
+        Call the job for ``slot`` (an aware datetime, or None for a forced run);
+        an ``async def`` job is awaited to its end, on an event loop of its own.
+        """
+        kwargs = self.call_kwargs(slot)
         if self.is_class:
-            result = instance.run(*self.args, **self.kwargs)
+            result = instance.run(*self.args, **kwargs)
         else:
-            result = instance(*self.args, **self.kwargs)
+            result = instance(*self.args, **kwargs)
         if inspect.isawaitable(result):
             # async_to_sync works from any sync code, also from a thread whose
             # caller runs an event loop (it then runs the coroutine elsewhere).

@@ -150,6 +150,16 @@ class JobRun(models.Model):
         return f"{self.job.name} at {self.scheduled_for:%Y-%m-%d %H:%M:%S}"
 
     @property
+    def lateness(self) -> float | None:
+        """
+        Seconds from the run's slot to its start; None for a forced run, which
+        has no slot. A run handed to a task worker counts from when it was taken.
+        """
+        if self.forced or self.started_at is None or self.scheduled_for is None:
+            return None
+        return (self.started_at - self.scheduled_for).total_seconds()
+
+    @property
     def summary(self) -> str:
         """
         The run in one line, as the commands print it and the log says it:

@@ -12,7 +12,7 @@ from .availability import Unavailable, ask
 from .clock import with_offset
 from .credentials import ping_key_matches, viewer
 from .db_schedules.listing import one_offs
-from .health import counts, is_healthy, overview
+from .health import counts, is_healthy, overview, skipped_text
 from .inputs import BadInput
 from .pages import page_of
 from .trigger import trigger
@@ -131,4 +131,13 @@ def job_details(job) -> dict:
         "problem": job.definition.problem,
         # Who paused it, when and why, while it is paused.
         "paused": paused(state),
+        # What becomes of a slot due while a run is in flight.
+        "overlap": job.definition.overlap,
+        # Slots that did not run: those that fell in a pause, and those its
+        # overlap policy skipped.
+        "skipped": {
+            "paused": state.skipped_paused if state else 0,
+            "overlap": state.skipped_overlap if state else 0,
+            "text": skipped_text(state),
+        },
     }

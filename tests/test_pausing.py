@@ -4,8 +4,12 @@ in the database are not run when it comes back, and are counted.
 """
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 import django_cron
@@ -17,6 +21,7 @@ from django_cron.runtime.states import resume
 from django_cron.schedules import Cron, Interval
 from tests.conftest import on_each_database
 from tests.effects import CALLS, record
+from tests.settings import PING_KEY
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -117,3 +122,26 @@ def test_a_schedule_turned_off_in_the_database_skips_its_slots_until_turned_on(a
     row.refresh_from_db()
     assert row.next_run_at > timezone.now()
     assert run_due().runs == [] and CALLS == []
+
+
+@pytest.mark.django_db
+def test_the_skipped_slots_show_in_cron_list_the_status_details_and_the_admin(
+    registry, admin_client
+):
+    registry.register(lambda: None, name="tick", every=60)
+    run_due()
+    rows = JobState.objects.filter(name="tick")
+    rows.update(**JobState.paused_fields("ops"))
+    due_since("default", "tick", 590)  # ten slots fell in the pause
+    resume(rows)
+    rows.update(skipped_overlap=1)
+    said = "10 slots while paused, 1 slot while a run was in flight"
+    listed = StringIO()
+    call_command("cron", "list", stdout=listed)
+    assert f"    skipped:  {said}\n" in listed.getvalue()
+    details = Client(headers={"X-Cron-Key": PING_KEY}).get("/cron/status/").json()
+    (job,) = [job for job in details["jobs"] if job["name"] == "tick"]
+    assert job["skipped"] == {"paused": 10, "overlap": 1, "text": said}
+    assert job["overlap"] == "buffer_one"
+    page = admin_client.get(reverse("admin:django_cron_jobstate_change", args=[rows.get().pk]))
+    assert said in page.content.decode()

@@ -22,6 +22,7 @@ from django.db import connections
 from django.utils import timezone, translation
 
 from .. import conf
+from ..clock import aware
 from ..models import JobRun
 from ..output import capture
 from ..signals import cron_done, job_failed, job_started, job_succeeded
@@ -133,7 +134,7 @@ def _call(definition, run) -> Outcome:
         try:
             outcome.instance = definition.instantiate()
             _send(job_started, outcome, definition, run)
-            result = definition.call(outcome.instance)
+            result = definition.call(outcome.instance, slot=job_slot(run))
         except BaseException as exc:
             outcome.status = JobRun.Status.FAILED
             outcome.exception = exc
@@ -146,6 +147,11 @@ def _call(definition, run) -> Outcome:
                 outcome.message = cap(str(result), MESSAGE_LIMIT)
     outcome.output = storable(output.getvalue())
     return outcome
+
+
+def job_slot(run: JobRun):
+    """Return the slot a job taking ``slot`` is passed: aware, or None for a forced run."""
+    return None if run.forced else aware(run.scheduled_for)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.clock import aware
 from django_cron.db_schedules.listing import one_offs
 from django_cron.definitions import definition_for
-from django_cron.health import BROKEN, FAILING, is_healthy, overview
+from django_cron.health import BROKEN, FAILING, is_healthy, overview, skipped_text
 from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState, OperatorKey, first_line
 from django_cron.registry import registry
 from django_cron.runner import run_due
@@ -334,6 +334,9 @@ def _job_lines(job) -> list:
         if state.pause_reason:
             paused += f": {_line(state.pause_reason)}"
         lines.append(f"    paused:   {paused}")
+    skipped = skipped_text(state)
+    if skipped:
+        lines.append(f"    skipped:  {skipped}")
     if entry is not None and (entry.args or entry.kwargs):
         lines.append(f"    args:     {printable(_arguments(entry))}")
     return lines
