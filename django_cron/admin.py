@@ -632,7 +632,7 @@ class JobScheduleAdmin(CronModelAdmin):
         (
             _("When"),
             {
-                "fields": ["cron", "every", "timezone", "start_date", "end_date", "at"],
+                "fields": ["cron", "every", "timezone", "start_date", "end_date", "at", "times"],
                 "description": _(
                     "A cron expression or an interval; for a one-off run, the time to run at "
                     "(blank: now). A replacement left blank keeps the code's schedule."

@@ -87,6 +87,8 @@ def definition_of(entry: JobSchedule):
         "timezone": zone,
         "enabled": entry.enabled and entry.cancelled_at is None,
     }
+    if entry.times is not None:
+        derived.options["times"] = entry.times
     derived.options.pop("every", None)
     derived.entry = entry
     return derived

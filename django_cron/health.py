@@ -21,7 +21,9 @@ FAILING = "failing"
 PAUSED = "paused"
 NEW = "new"
 BROKEN = "broken"
-HEALTHS = (OK, OVERDUE, FAILING, PAUSED, NEW, BROKEN)
+# Ran its ``times`` successful runs: nothing more comes due.
+FINISHED = "finished"
+HEALTHS = (OK, OVERDUE, FAILING, PAUSED, NEW, BROKEN, FINISHED)
 # What the admin shows for a row whose job is not registered here.
 NOT_REGISTERED = "not registered"
 
@@ -34,8 +36,9 @@ def health(definition, state, now: datetime) -> str:
 
     "broken" if it cannot run at all (``definition.problem``, which manage.py
     check reports too), "paused" if disabled, "new" if the runner has not seen
-    it yet, "failing" if its last run failed or was lost, "overdue" if it is
-    due longer ago than DJANGO_CRON["GRACE"] seconds, else "ok".
+    it yet, "finished" after its ``times`` successful runs, "failing" if its
+    last run failed or was lost, "overdue" if it is due longer ago than
+    DJANGO_CRON["GRACE"] seconds, else "ok".
     """
     if not definition.enabled:
         return PAUSED
@@ -45,6 +48,8 @@ def health(definition, state, now: datetime) -> str:
         return PAUSED
     if state is None:
         return NEW
+    if definition.times is not None and state.successes >= definition.times:
+        return FINISHED
     if state.last_status in BAD_STATUSES:
         return FAILING
     grace = timedelta(seconds=conf.get("GRACE"))
@@ -185,6 +190,7 @@ HEALTH_CHOICES = [
     (FAILING, _("failing")),
     (PAUSED, _("paused")),
     (BROKEN, _("broken")),
+    (FINISHED, _("finished")),
     (NOT_REGISTERED, _("not registered")),
 ]
 

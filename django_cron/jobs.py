@@ -48,6 +48,8 @@ OPTIONS = (
     "overlap",
     "jitter",
     "alert_after",
+    "pause_after",
+    "times",
     "pings",
     "enqueue",
     # What the admin and the API may pass (arguments.py): a function's or a
@@ -250,6 +252,16 @@ class JobDefinition:
         return conf.get("ALERT_AFTER") if value is None else value
 
     @property
+    def pause_after(self) -> int | None:
+        """Failed runs in a row after which the job pauses itself; None never."""
+        return self._option("pause_after")
+
+    @property
+    def times(self) -> int | None:
+        """Successful runs after which the job is finished; None for no limit."""
+        return self._option("times")
+
+    @property
     def enqueue(self):
         """False to run in the runner's process; True or a task backend alias to queue."""
         value = self._option("enqueue")
@@ -413,6 +425,16 @@ class JobDefinition:
                 )
             )
         errors += self._check_overlap()
+        for option in ("pause_after", "times"):
+            value = self._option(option)
+            if value is not None and (type(value) is not int or value < 1):
+                errors.append(
+                    self._error(
+                        f"option {option} is {value!r}, not a whole number of at least 1",
+                        f"Give {option} as a count of runs, or leave it out.",
+                        "E019",
+                    )
+                )
         if self.missed not in MISSED_POLICIES:
             errors.append(
                 self._error(

@@ -66,6 +66,8 @@ class JobState(models.Model):
     # off, or while a run of the job was in flight (its overlap policy).
     skipped_paused = models.PositiveIntegerField(_("slots skipped while paused"), default=0)
     skipped_overlap = models.PositiveIntegerField(_("slots skipped while running"), default=0)
+    # Successful runs ever: a job with ``times=N`` is finished at N.
+    successes = models.PositiveIntegerField(_("successful runs"), default=0)
     # When the job's last run started and ended, whichever schedule it ran
     # for: a slot due before busy_until came due while a run was in flight,
     # and its overlap policy says what becomes of it (runtime/runs.py).
@@ -217,6 +219,12 @@ class JobSchedule(models.Model):
     args = models.JSONField(_("arguments"), default=list, blank=True)
     kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
+    times = models.PositiveIntegerField(
+        _("times"),
+        null=True,
+        blank=True,
+        help_text=_("Stop after this many successful runs; blank for no limit."),
+    )
     description = models.CharField(_("description"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

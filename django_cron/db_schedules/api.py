@@ -120,16 +120,18 @@ def replace_schedule(
     enabled: bool = True,
     start_date=None,
     end_date=None,
+    times: int | None = None,
 ) -> JobSchedule:
     """
     Replace the schedule in code of job ``name`` (or only its time zone or
     enabled flag); ``restore_schedule(name)`` goes back to the code's.
+    ``times`` ends the job after that many successful runs.
     """
     entry = _entries().filter(kind=Kind.REPLACE, job=name).first() or JobSchedule(
         job=name, kind=Kind.REPLACE
     )
     entry.cron, entry.every, entry.timezone, entry.enabled = cron, _every(every), timezone, enabled
-    entry.start_date, entry.end_date = start_date, end_date
+    entry.start_date, entry.end_date, entry.times = start_date, end_date, times
     return _save(entry)
 
 
@@ -149,8 +151,12 @@ def add_schedule(
     end_date=None,
     enabled: bool = True,
     description: str = "",
+    times: int | None = None,
 ) -> JobSchedule:
-    """Add a schedule of the registered job or command ``name``, with its own arguments."""
+    """
+    Add a schedule of the registered job or command ``name``, with its own
+    arguments; ``times`` ends it after that many successful runs.
+    """
     entry = JobSchedule(
         job=name,
         kind=Kind.EXTRA,
@@ -163,6 +169,7 @@ def add_schedule(
         end_date=end_date,
         enabled=enabled,
         description=description,
+        times=times,
     )
     return _save(entry)
 

@@ -126,6 +126,8 @@ def validate(entry: JobSchedule) -> None:
     if entry.kind != Kind.ONCE and not errors:
         errors.update(_check_schedule(entry, base))
     errors.update(_check_arguments(entry, base))
+    if entry.times is not None and entry.times < 1:
+        errors["times"] = "Give the number of successful runs after which it stops: 1 or more."
     # Room for an id of up to 12 digits: the entry has none before it is saved.
     if entry.kind != Kind.REPLACE and len(row_name(entry)) + 12 > NAME_LIMIT:
         errors["job"] = f"The job's name is too long for a schedule of its own ({NAME_LIMIT})."

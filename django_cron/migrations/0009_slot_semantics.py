@@ -1,5 +1,6 @@
-# What a pause and an overlap mean: the slots each skipped, counted, and when the
-# job last started and ended a run, whichever schedule it ran for.
+# What a pause, an overlap and a limit on runs mean: the slots skipped, counted;
+# when the job last started and ended a run, whichever schedule it ran for; and
+# its successful runs, for times=N.
 
 from django.db import migrations, models
 
@@ -11,6 +12,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='jobschedule',
+            name='times',
+            field=models.PositiveIntegerField(blank=True, help_text='Stop after this many successful runs; blank for no limit.', null=True, verbose_name='times'),
+        ),
         migrations.AddField(
             model_name='jobstate',
             name='busy_from',
@@ -35,6 +41,11 @@ class Migration(migrations.Migration):
             model_name='jobstate',
             name='skipped_paused',
             field=models.PositiveIntegerField(default=0, verbose_name='slots skipped while paused'),
+        ),
+        migrations.AddField(
+            model_name='jobstate',
+            name='successes',
+            field=models.PositiveIntegerField(default=0, verbose_name='successful runs'),
         ),
         migrations.AddField(
             model_name='jobstate',

@@ -23,17 +23,21 @@ logger = logging.getLogger("django_cron")
 # values (health.py), though "failing" is also one.
 ALERT_FAILING = "failing"
 ALERT_RECOVERED = "recovered"
+ALERT_PAUSED = "paused"
+# Who pauses a job after failures in a row (pause_after), as its pause says.
+PAUSED_BY = "django_cron"
 
 
 def _states(pk):
     return JobState.objects.using(conf.database()).filter(pk=pk)
 
 
-def count_and_send(definition, state_pk, status: str) -> None:
+def count_and_send(definition, state_pk, status: str, error: str = "") -> None:
     """
     Count the job's failures in a row. Decide an alert when they reach the
     job's ``alert_after``, and one when the job succeeds after an alert; then
-    try to send it.
+    try to send it. At ``pause_after`` failures in a row, pause the job, with
+    why, and decide the alert that says so instead.
     """
     states = _states(state_pk)
     if status == JobRun.Status.OK:
@@ -45,12 +49,34 @@ def count_and_send(definition, state_pk, status: str) -> None:
             return
     else:
         states.update(consecutive_failures=F("consecutive_failures") + 1)
-        limit = definition.alert_after
-        if not limit or not states.filter(consecutive_failures__gte=limit, alerted=False).update(
-            alerted=True, alert_pending=ALERT_FAILING
-        ):
+        if not (_pause(definition, states, error) or _alert(definition, states)):
             return
     send(definition.name, state_pk)
+
+
+def _alert(definition, states) -> bool:
+    """Decide the failing alert if the failures in a row reached alert_after; return whether."""
+    limit = definition.alert_after
+    return bool(limit) and bool(
+        states.filter(consecutive_failures__gte=limit, alerted=False).update(
+            alerted=True, alert_pending=ALERT_FAILING
+        )
+    )
+
+
+def _pause(definition, states, error: str) -> bool:
+    """Pause the job if its failures in a row reached pause_after; return whether this did."""
+    limit = definition.pause_after
+    if not limit:
+        return False
+    reason = f"paused after {limit} failures in a row; last error: {error or 'none given'}"
+    return bool(
+        states.filter(consecutive_failures__gte=limit, enabled=True).update(
+            **JobState.paused_fields(PAUSED_BY, reason[:2000]),
+            alerted=True,
+            alert_pending=ALERT_PAUSED,
+        )
+    )
 
 
 def success() -> dict:
@@ -59,12 +85,15 @@ def success() -> dict:
     records it: failures back to 0, and the recovery alert decided if the job
     was alerted about. Conditional in SQL, so of two processes one decides it.
     """
+    # alert_pending first: MySQL and MariaDB assign left to right, each
+    # expression seeing the columns already assigned, so after alerted=False
+    # the CASE would never decide the recovery alert.
     return {
-        "consecutive_failures": 0,
-        "alerted": False,
         "alert_pending": Case(
             When(alerted=True, then=Value(ALERT_RECOVERED)), default=F("alert_pending")
         ),
+        "consecutive_failures": 0,
+        "alerted": False,
     }
 
 
@@ -102,6 +131,12 @@ def _mail(name, state, kind):
         last = with_offset(state.last_run_at)
         when = f"{last:%Y-%m-%d %H:%M:%S %Z}" if last else "last run"
         return f"[cron] {name} recovered", f"{name} ran fine at {when} after failing."
+    if kind == ALERT_PAUSED:
+        return (
+            f"[cron] {name} paused after failing {state.consecutive_failures} times in a row",
+            f"{name} is paused: it {state.pause_reason[len('paused ') :]}\n\n"
+            "It runs again once someone resumes it, in the admin or through the API.",
+        )
     failures = state.consecutive_failures
     last = (
         JobRun.objects.using(conf.database())

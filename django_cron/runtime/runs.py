@@ -295,6 +295,8 @@ def _claim_row(definition, state, owner, force, decision, lease, clock) -> bool:
     if decision.skipped:
         moved["skipped_overlap"] = F("skipped_overlap") + decision.skipped
     row = Q(pk=state.pk, enabled=True, next_run_at=state.next_run_at, next_run_at__lte=DbNow())
+    if definition.times is not None:
+        row &= Q(successes__lt=definition.times)  # finished: no slot comes due any more
     if lease.pk == state.pk:
         claimed = _states().filter(free, lease.unchanged(), row).update(**moved, **take)
     else:
@@ -520,6 +522,7 @@ def _summarise(run, status, duration, error, message="", then=None, holder=None)
         return False
     # Holding the job's lease, this run is the job's latest: one UPDATE does it all.
     if status == JobRun.Status.OK:
+        summary["successes"] = F("successes") + 1
         # Most successes follow successes: failures in a row go back to 0 and no
         # alert is due, as long as none was sent (the pass read so, the UPDATE
         # checks). Otherwise the longer form decides the recovery alert.
@@ -542,6 +545,9 @@ def _summarise_newest(run, summary, then) -> None:
         **{key: value for key, value in summary.items() if key.startswith("last_")},
         **(then or {}),
     )
+    if run.status == JobRun.Status.OK:
+        # Counted whichever run ended last.
+        _states().filter(pk=run.job_id).update(successes=F("successes") + 1)
 
 
 def _release(run, holder) -> None:
@@ -556,12 +562,16 @@ def _follow_up(definition, run, clock, counted=False) -> None:
     # A mail that fails stays in alerts; what can fail here is the database,
     # which ends the pass like any outage, with the run already recorded.
     if not counted:
-        alerts.count_and_send(definition, run.job_id, run.status)
+        alerts.count_and_send(definition, run.job_id, run.status, run.error)
     elif run.job.alerted:
         # The job had failed enough to alert: this success decided the recovery mail.
         alerts.send(definition.name, run.job_id)
     if run.status != JobRun.Status.OK:
         _schedule_retry(definition, run, clock)
+    elif definition.times is not None:
+        # Its last successful run: no slot comes due any more (the claim checks it too).
+        finished = _states().filter(pk=run.job_id, successes__gte=definition.times)
+        finished.update(next_run_at=None, retry_slot=None, retry_attempt=0)
 
 
 def _schedule_retry(definition, run, clock) -> None:

@@ -85,9 +85,13 @@ def _create(definitions, now: datetime) -> None:
     _states().bulk_create(rows, ignore_conflicts=True)
 
 
-def out_of_step(definition, key: str, next_run_at) -> bool:
-    """Tell whether a row no longer matches its job: a new schedule, or a job fixed."""
-    stale = next_run_at is None and definition.problem is None
+def out_of_step(definition, key: str, next_run_at, successes: int = 0) -> bool:
+    """
+    Tell whether a row no longer matches its job: a new schedule, or a job
+    fixed (a job finished after its ``times`` runs stays finished).
+    """
+    finished = definition.times is not None and successes >= definition.times
+    stale = next_run_at is None and definition.problem is None and not finished
     return stale or key != slots.key(definition)
 
 
@@ -121,9 +125,11 @@ def _read(now: datetime, sync: bool) -> Survey:
     with _lock:
         generation = registry.generation
         definitions = {d.name: d for d in _storable(registry.all())}
-        rows = _states().values_list("pk", "name", "schedule_key", "next_run_at", "db_schedule")
+        rows = _states().values_list(
+            "pk", "name", "schedule_key", "next_run_at", "db_schedule", "successes"
+        )
         found, strangers = set(), set()
-        for pk, name, key, next_run_at, entry in list(rows):
+        for pk, name, key, next_run_at, entry, successes in list(rows):
             definition = definitions.get(name)
             if entry is not None:
                 # Planned by its schedule in the database as it is saved (db_schedules/).
@@ -133,7 +139,7 @@ def _read(now: datetime, sync: bool) -> Survey:
                 strangers.add(name)
                 continue
             found.add(name)
-            if sync and out_of_step(definition, key, next_run_at):
+            if sync and out_of_step(definition, key, next_run_at, successes):
                 bring_in_step(definition, pk, key, now)
         if sync:
             _create([d for name, d in definitions.items() if name not in found], now)
@@ -161,7 +167,7 @@ def sync_states(definitions, now: datetime) -> dict:
         state = states.get(definition.name)
         if state is None or state.db_schedule_id is not None:
             continue  # planned by its schedule in the database (db_schedules/planning.py)
-        if out_of_step(definition, state.schedule_key, state.next_run_at):
+        if out_of_step(definition, state.schedule_key, state.next_run_at, state.successes):
             bring_in_step(definition, state.pk, state.schedule_key, now)
             state.refresh_from_db()
     return states
