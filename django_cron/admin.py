@@ -46,7 +46,16 @@ from .health import (
     skipped_text,
 )
 from .keys import revoke as revoke_key
-from .models import MISSED, AuditEntry, CronJobLog, JobRun, JobSchedule, JobState, OperatorKey
+from .models import (
+    MISSED,
+    AuditEntry,
+    Blackout,
+    CronJobLog,
+    JobRun,
+    JobSchedule,
+    JobState,
+    OperatorKey,
+)
 from .registry import registry
 from .runtime.states import resume as resume_rows
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
@@ -727,6 +736,56 @@ class JobScheduleAdmin(CronModelAdmin):
             self.message_user(
                 request, _("The others had run, or were not one-off runs."), messages.WARNING
             )
+
+
+@admin.register(Blackout)
+class BlackoutAdmin(CronModelAdmin):
+    """
+    Windows in which no job runs, or none whose name matches a pattern: the
+    slots inside one are skipped and counted, as a pause's are. A change is
+    in force at the runners' next pass.
+    """
+
+    list_display = ["jobs_matched", "starts", "ends", "in_force", "reason", "created_by"]
+    list_filter = ["start"]
+    search_fields = ["jobs", "reason"]
+    fields = ["start", "end", "jobs", "reason"]
+    starts = to_the_second(Blackout, "start")
+    ends = to_the_second(Blackout, "end")
+
+    @admin.display(description=_("jobs"), ordering="jobs")
+    def jobs_matched(self, obj):
+        return obj.jobs or _("every job")
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, obj):
+        return obj.start <= timezone.now() < obj.end
+
+    def save_model(self, request, obj, form, change):
+        rows = Blackout.objects.using(conf.database())
+        before = model_to_dict(rows.get(pk=obj.pk)) if change else None
+        if not change:
+            obj.created_by = audit.user_actor(request.user)
+        with transaction.atomic(using=conf.database()):
+            obj.save(using=conf.database())
+            self.record(
+                request,
+                "change blackout" if change else "blackout",
+                obj.jobs,
+                before=before,
+                after={"id": obj.pk, **model_to_dict(obj)},
+                note=obj.reason,
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=conf.database()):
+            self.record(request, "delete blackout", obj.jobs, before=model_to_dict(obj))
+            obj.delete(using=conf.database())
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=conf.database()):
+            for obj in queryset:
+                self.delete_model(request, obj)
 
 
 RUN_FIELDS = [

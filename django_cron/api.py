@@ -25,14 +25,14 @@ from django.views.decorators.http import require_http_methods
 from . import audit, conf, inputs
 from .arguments import operator_arguments
 from .availability import RefusedValue, Unavailable, ask
-from .clock import with_offset
+from .clock import aware, stored, with_offset
 from .credentials import Refused, authorise
 from .db_schedules import api as db_schedules
 from .db_schedules.listing import listed_one_offs, one_off
 from .db_schedules.rules import TooManyPending, shape_errors
 from .health import overview
 from .inputs import BadInput
-from .models import AuditEntry, JobSchedule, JobState
+from .models import AuditEntry, Blackout, JobSchedule, JobState
 from .pages import page_of
 from .registry import registry
 from .runtime.states import resume as resume_rows
@@ -314,3 +314,86 @@ def cancel(request, credential, pk):
     if cancelled:
         _record(request, credential, "cancel", shown["job"], before={"once": pk})
     return JsonResponse({"cancelled": cancelled, "once": shown}, status=200 if cancelled else 409)
+
+
+# Blackout windows ----------------------------------------------------------------------
+
+BLACKOUT_FIELDS = ("start", "end", "jobs", "reason")
+
+
+def _window(window: Blackout) -> dict:
+    now = timezone.now()
+    return {
+        "id": window.pk,
+        "start": with_offset(window.start).isoformat(),
+        "end": with_offset(window.end).isoformat(),
+        "jobs": window.jobs,
+        "reason": window.reason,
+        "created_by": window.created_by,
+        "in_force": window.start <= now < window.end,
+    }
+
+
+def _windows():
+    return Blackout.objects.using(conf.database())
+
+
+@endpoint("read", "django_cron.view_blackout", methods=("GET", "HEAD"))
+def blackouts(request, credential):
+    """List the blackout windows that have not ended, soonest first."""
+    current = _windows().filter(end__gt=timezone.now()).order_by("start", "pk")
+    listed, about = page_of(request, list(current))
+    return JsonResponse({"blackouts": [_window(window) for window in listed], **about})
+
+
+def _window_from(request, credential) -> Blackout:
+    """Return the window the body describes, checked; ValidationError by field if it is bad."""
+    body = _body(request, BLACKOUT_FIELDS)
+    errors = {}
+    moments = {}
+    for field in ("start", "end"):
+        value = body.get(field)
+        if value is None and field == "start":
+            moments[field] = timezone.now()
+            continue
+        moment = _date(value)
+        if moment is None or not inputs.within_reach(moment):
+            errors[field] = "Give an ISO 8601 date and time, such as 2031-05-04T09:30:00+02:00."
+        else:
+            # A naive time is in TIME_ZONE; stored as Django stores times.
+            moments[field] = stored(aware(moment))
+    for field, limit in (("jobs", 200), ("reason", REASON_LIMIT)):
+        if not isinstance(body.get(field, ""), str) or len(body.get(field, "")) > limit:
+            errors[field] = f"Give text of at most {limit} characters."
+    if errors:
+        raise ValidationError(errors)
+    window = Blackout(
+        **moments,
+        jobs=body.get("jobs", "").strip(),
+        reason=body.get("reason", "").strip(),
+        created_by=credential.actor[:200],
+    )
+    window.full_clean()
+    return window
+
+
+@endpoint("pause", "django_cron.add_blackout")
+def blackout_add(request, credential):
+    """Add a blackout window: from ``start`` (now if left out) to ``end``, for ``jobs``."""
+    window = _window_from(request, credential)
+    window.save(using=conf.database())
+    shown = _window(window)
+    _record(request, credential, "blackout", window.jobs, after=shown, note=window.reason)
+    return JsonResponse({"blackout": shown}, status=201)
+
+
+@endpoint("pause", "django_cron.delete_blackout")
+def blackout_delete(request, credential, pk):
+    """Delete a blackout window: the slots it held from now on run again."""
+    window = _windows().filter(pk=pk).first() if pk <= BIGGEST_ID else None
+    if window is None:
+        return _error(f"No blackout window has the id {pk}.", 404)
+    shown = _window(window)
+    window.delete()
+    _record(request, credential, "delete blackout", window.jobs, before=shown)
+    return JsonResponse({"deleted": shown})

@@ -219,6 +219,7 @@ def skipped_text(state: JobState | None) -> str:
     for count, why in (
         (state.skipped_paused, "while paused"),
         (state.skipped_overlap, "while a run was in flight"),
+        (state.skipped_blackout, "in blackout windows"),
     ):
         if count:
             parts.append(f"{count} {'slot' if count == 1 else 'slots'} {why}")

@@ -18,6 +18,7 @@ from django.core.management import call_command
 
 from . import conf, task_framework
 from .arguments import check_operator_options
+from .calendars import Excluding, parse_exclude
 from .schedules import (
     MISSED_POLICIES,
     OVERLAP_POLICIES,
@@ -37,6 +38,7 @@ OPTIONS = (
     "timezone",
     "start_date",
     "end_date",
+    "exclude",
     "lease",
     "enabled",
     "missed",
@@ -158,6 +160,11 @@ class JobDefinition:
     @cached_property
     def schedule(self) -> Schedule:
         """Return the Schedule; raise ValueError if the definition is unusable."""
+        schedule = self._schedule()
+        exclude = self._option("exclude")
+        return Excluding(schedule, exclude, self.timezone) if exclude else schedule
+
+    def _schedule(self) -> Schedule:
         expression, every = self.schedule_spec()
         start, end = self._option("start_date"), self._option("end_date")
         if isinstance(expression, Schedule):
@@ -321,6 +328,7 @@ class JobDefinition:
         errors = self._check_schedule() + self._check_timezone()
         if not errors:
             errors = self._check_dates()
+        errors += self._check_exclude()
         if not errors and self.problem is not None:
             # A schedule that parses but can never fire, such as "0 0 30 2 *", or
             # a name too long to store: the runner would skip the job.
@@ -390,7 +398,7 @@ class JobDefinition:
 
     def _check_dates(self) -> list:
         try:
-            _ = self.schedule
+            self._schedule()
         except ValueError as exc:
             # The fields are good: start_date or end_date is not.
             return [
@@ -444,6 +452,23 @@ class JobDefinition:
                 )
             )
         return errors
+
+    def _check_exclude(self) -> list:
+        exclude = self._option("exclude")
+        if not exclude:
+            return []
+        try:
+            parse_exclude(exclude)
+        except (TypeError, ValueError) as exc:
+            return [
+                self._error(
+                    f"has an unusable exclude: {exc}",
+                    "Give weekday names ('sat'), dates ('2026-12-25') and pairs of dates "
+                    "(('2026-12-24', '2026-12-26')), in the job's time zone.",
+                    "E020",
+                )
+            ]
+        return []
 
     def _check_overlap(self) -> list:
         overlap = self.overlap

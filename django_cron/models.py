@@ -1,3 +1,6 @@
+from fnmatch import fnmatchcase
+
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -66,6 +69,7 @@ class JobState(models.Model):
     # off, or while a run of the job was in flight (its overlap policy).
     skipped_paused = models.PositiveIntegerField(_("slots skipped while paused"), default=0)
     skipped_overlap = models.PositiveIntegerField(_("slots skipped while running"), default=0)
+    skipped_blackout = models.PositiveIntegerField(_("slots skipped in blackouts"), default=0)
     # Successful runs ever: a job with ``times=N`` is finished at N.
     successes = models.PositiveIntegerField(_("successful runs"), default=0)
     # When the job's last run started and ended, whichever schedule it ran
@@ -271,6 +275,48 @@ class JobSchedule(models.Model):
         if self.kind == self.Kind.REPLACE:
             return f"{self.job} (replaced schedule)"
         return f"{self.job} (schedule #{self.pk})"
+
+
+class Blackout(models.Model):
+    """
+    A window of time in which no job runs, or none whose name matches
+    ``jobs``: its slots are skipped and counted, as a pause's are
+    (runtime/blackouts.py).
+    """
+
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"), db_index=True)
+    jobs = models.CharField(
+        _("jobs"),
+        max_length=200,
+        blank=True,
+        help_text=_("A pattern of job names, such as reports.* (* and ?); blank for every job."),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    created_by = models.CharField(_("made by"), max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(_("made"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start", "-id"]
+        verbose_name = _("blackout window")
+        verbose_name_plural = _("blackout windows")
+
+    def __str__(self):
+        return (
+            f"{self.jobs or 'all jobs'}, {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+        )
+
+    def clean(self):
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValidationError({"end": _("The end must come after the start.")})
+
+    def applies_to(self, name: str) -> bool:
+        """Tell whether the window is for the job ``name``."""
+        return not self.jobs or fnmatchcase(name, self.jobs)
+
+    def covers(self, name: str, *moments) -> bool:
+        """Tell whether the window holds any of ``moments`` for the job ``name``."""
+        return self.applies_to(name) and any(self.start <= at < self.end for at in moments)
 
 
 class Lock(models.Model):

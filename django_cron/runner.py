@@ -30,7 +30,7 @@ from .clock import PassClock
 from .definitions import definition_for
 from .models import JobRun, JobState
 from .registry import registry
-from .runtime import alerts, execution, runs, states
+from .runtime import alerts, blackouts, execution, runs, states
 from .runtime.connections import mend_connections, tidy_connections
 from .runtime.history import prune_history
 
@@ -133,7 +133,10 @@ def run_due(
         runs.sweep()
     _send_pending_alerts(rows)
     todo, passed_over = _to_run(rows, force, clock)
-    _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by)
+    # Read by the first claim that needs them: an idle pass reads no windows.
+    slots_seen = [at for s in rows for at in (s.next_run_at, s.retry_slot) if at is not None]
+    windows = blackouts.Windows(since=min(slots_seen, default=None))
+    _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by, windows)
     if result.runs:
         prune_history()
     if not force:
@@ -190,7 +193,9 @@ def _sweep_and_look_ahead(names, passed_over):
     return following
 
 
-def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by="") -> None:
+def _run_all(
+    todo, result, force, clock, should_stop, on_run, threads, forced_by="", windows=None
+) -> None:
     """Take each (definition, state) through its run, in up to ``threads`` threads."""
     pending = list(todo)
     reporting = threading.Lock()
@@ -204,7 +209,7 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by
                 definition, state = pending.pop(0)
             except IndexError:
                 return
-            run = _run_counted(definition, state, result, force, clock, forced_by)
+            run = _run_counted(definition, state, result, force, clock, forced_by, windows)
             if run is not None:
                 with reporting:
                     result.runs.append(run)
@@ -217,10 +222,12 @@ def _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by
         _in_threads(work, min(threads, len(pending)))
 
 
-def _run_counted(definition, state, result, force, clock, forced_by):
+def _run_counted(definition, state, result, force, clock, forced_by, windows=None):
     """Run one job; note in ``result`` why it did not run, if it did not."""
     try:
-        run = run_one(definition, state, force=force, clock=clock, forced_by=forced_by)
+        run = run_one(
+            definition, state, force=force, clock=clock, forced_by=forced_by, windows=windows
+        )
     except runs.CannotPlan as exc:
         registry.mark_broken(definition, str(exc))
         _broken(definition)
@@ -267,16 +274,24 @@ def _report(on_run, run) -> None:
 
 
 def run_one(
-    definition, state: JobState, force: bool = False, clock=None, forced_by: str = ""
+    definition,
+    state: JobState,
+    force: bool = False,
+    clock=None,
+    forced_by: str = "",
+    windows=None,
 ) -> JobRun | None:
-    """Claim and run (or queue) one job's due slot; return the run, or None if not claimed."""
+    """
+    Claim and run (or queue) one job's due slot; return the run, or None if
+    not claimed. ``windows``: the pass's blackout windows, read when needed.
+    """
     clock = clock or PassClock(timezone.now())
     lock = runs.JobLock(definition)
     if not lock.acquire():
         return None
     run = outcome = None
     try:
-        run = runs.claim(definition, state, lock.token, force, clock, forced_by)
+        run = runs.claim(definition, state, lock.token, force, clock, forced_by, windows)
         if run is None:
             return None
         if run.status == JobRun.Status.QUEUED:

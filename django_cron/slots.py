@@ -157,6 +157,8 @@ class Decision:
     skipped: int = 0
     # The slot waited for the last run to end: buffer_one's one place is taken.
     waited: bool = False
+    # The slot fell in a blackout window (or came due in one): skipped, counted.
+    blacked_out: bool = False
 
 
 def decide(definition, seen: datetime, now: datetime, busy: Busy | None = None) -> Decision:

@@ -16,4 +16,7 @@ urlpatterns = [
     path("api/once/", api.once_list, name="api-once-list"),
     path("api/once/<int:pk>/cancel/", api.cancel, name="api-cancel"),
     path("api/audit/", api.audit_list, name="api-audit"),
+    path("api/blackouts/", api.blackouts, name="api-blackouts"),
+    path("api/blackouts/add/", api.blackout_add, name="api-blackout-add"),
+    path("api/blackouts/<int:pk>/delete/", api.blackout_delete, name="api-blackout-delete"),
 ]

@@ -133,11 +133,12 @@ def job_details(job) -> dict:
         "paused": paused(state),
         # What becomes of a slot due while a run is in flight.
         "overlap": job.definition.overlap,
-        # Slots that did not run: those that fell in a pause, and those its
-        # overlap policy skipped.
+        # Slots that did not run: those that fell in a pause, those its
+        # overlap policy skipped, and those in blackout windows.
         "skipped": {
             "paused": state.skipped_paused if state else 0,
             "overlap": state.skipped_overlap if state else 0,
+            "blackout": state.skipped_blackout if state else 0,
             "text": skipped_text(state),
         },
     }

@@ -141,7 +141,7 @@ def test_the_skipped_slots_show_in_cron_list_the_status_details_and_the_admin(
     assert f"    skipped:  {said}\n" in listed.getvalue()
     details = Client(headers={"X-Cron-Key": PING_KEY}).get("/cron/status/").json()
     (job,) = [job for job in details["jobs"] if job["name"] == "tick"]
-    assert job["skipped"] == {"paused": 10, "overlap": 1, "text": said}
+    assert job["skipped"] == {"paused": 10, "overlap": 1, "blackout": 0, "text": said}
     assert job["overlap"] == "buffer_one"
     page = admin_client.get(reverse("admin:django_cron_jobstate_change", args=[rows.get().pk]))
     assert said in page.content.decode()

@@ -1,6 +1,6 @@
-# What a pause, an overlap and a limit on runs mean: the slots skipped, counted;
-# when the job last started and ended a run, whichever schedule it ran for; and
-# its successful runs, for times=N.
+# What a pause, an overlap, a blackout window and a limit on runs mean: the
+# slots skipped, counted; the windows; when the job last started and ended a
+# run, whichever schedule it ran for; and its successful runs, for times=N.
 
 from django.db import migrations, models
 
@@ -12,6 +12,23 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='Blackout',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('start', models.DateTimeField(verbose_name='start')),
+                ('end', models.DateTimeField(db_index=True, verbose_name='end')),
+                ('jobs', models.CharField(blank=True, help_text='A pattern of job names, such as reports.* (* and ?); blank for every job.', max_length=200, verbose_name='jobs')),
+                ('reason', models.TextField(blank=True, verbose_name='reason')),
+                ('created_by', models.CharField(blank=True, editable=False, max_length=200, verbose_name='made by')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='made')),
+            ],
+            options={
+                'verbose_name': 'blackout window',
+                'verbose_name_plural': 'blackout windows',
+                'ordering': ['-start', '-id'],
+            },
+        ),
         migrations.AddField(
             model_name='jobschedule',
             name='times',
@@ -31,6 +48,11 @@ class Migration(migrations.Migration):
             model_name='jobstate',
             name='busy_with',
             field=models.BigIntegerField(blank=True, null=True, verbose_name='last run for'),
+        ),
+        migrations.AddField(
+            model_name='jobstate',
+            name='skipped_blackout',
+            field=models.PositiveIntegerField(default=0, verbose_name='slots skipped in blackouts'),
         ),
         migrations.AddField(
             model_name='jobstate',

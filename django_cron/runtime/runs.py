@@ -39,7 +39,7 @@ overlapping; exactness never depends on it.
 import logging
 import time
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
@@ -53,7 +53,7 @@ from ..locks import get_lock
 from ..locks.base import new_token
 from ..models import MISSED, JobRun, JobState
 from ..signals import run_finished
-from . import alerts
+from . import alerts, blackouts
 
 logger = logging.getLogger("django_cron")
 
@@ -172,16 +172,27 @@ def started_by(definition, state, force: bool, forced_by: str = "") -> str:
 
 
 def claim(
-    definition, state, owner: str, force: bool, clock: PassClock, forced_by: str = ""
+    definition,
+    state,
+    owner: str,
+    force: bool,
+    clock: PassClock,
+    forced_by: str = "",
+    windows: blackouts.Windows | None = None,
 ) -> JobRun | None:
     """
     Claim the job's due slot, a due retry, or (forced) the present moment, and
     record the run; return it, or None if another claimer won or nothing runs.
-    ``forced_by`` names who forced the run, for its history.
+    ``forced_by`` names who forced the run, for its history; ``windows`` are
+    the pass's blackout windows.
     """
     queued = bool(definition.enqueue)
     lease = _lease_row(definition, state)
     decision, attempt = _slot_to_claim(definition, state, force, clock, lease.busy)
+    if not force and decision.slot is not None:
+        windows = windows or blackouts.Windows()
+        if windows.covering(lease_name(definition), decision.slot, clock.now()):
+            decision = replace(decision, slot=None, waited=False, blacked_out=True)
     try:
         # The claim and its run's row commit together: one commit (a disk flush
         # on PostgreSQL) instead of two, and never a claimed slot without its run.
@@ -294,6 +305,8 @@ def _claim_row(definition, state, owner, force, decision, lease, clock) -> bool:
     }
     if decision.skipped:
         moved["skipped_overlap"] = F("skipped_overlap") + decision.skipped
+    if decision.blacked_out:
+        moved["skipped_blackout"] = F("skipped_blackout") + 1
     row = Q(pk=state.pk, enabled=True, next_run_at=state.next_run_at, next_run_at__lte=DbNow())
     if definition.times is not None:
         row &= Q(successes__lt=definition.times)  # finished: no slot comes due any more
@@ -306,7 +319,9 @@ def _claim_row(definition, state, owner, force, decision, lease, clock) -> bool:
         claimed = _states().filter(row).update(**moved)
         if not claimed:
             raise _Moved
-    if claimed and decision.skipped:
+    if claimed and decision.blacked_out:
+        logger.info("Job %s skipped a slot in a blackout window", definition.name)
+    elif claimed and decision.skipped:
         logger.info(
             "Job %s skipped %d slots due while a run was in flight (overlap=%r)",
             definition.name,

@@ -1,0 +1,52 @@
+"""
+Blackout windows: spans of time in which no job runs, or none whose name
+matches a pattern. A slot inside one, or due while one lasts, is skipped and
+counted, as a pause's are; a forced run, which someone asked for, still runs.
+
+A pass reads the windows once, and only when it has a slot to claim: an idle
+pass reads none.
+"""
+
+import threading
+from datetime import datetime, timedelta
+
+from .. import conf
+from ..models import Blackout
+
+# How far ahead of its start a pass reads the windows: one that begins while
+# the pass runs (a long job) still holds the slots claimed after it began.
+AHEAD = timedelta(hours=1)
+
+
+def _windows():
+    return Blackout.objects.using(conf.database())
+
+
+class Windows:
+    """The windows that one pass checks its slots against, read when first needed."""
+
+    def __init__(self, since: datetime | None = None):
+        self._since = since
+        self._found = None
+        self._lock = threading.Lock()
+
+    def covering(self, name: str, slot: datetime, now: datetime) -> Blackout | None:
+        """Return a window holding ``slot`` or ``now`` for the job ``name``, or None."""
+        with self._lock:
+            if self._found is None:
+                since = min(self._since, slot) if self._since is not None else slot
+                windows = _windows().filter(end__gt=since, start__lte=now + AHEAD)
+                self._found = list(windows)
+        return next((window for window in self._found if window.covers(name, slot, now)), None)
+
+
+def in_force(now: datetime, name: str | None = None) -> list:
+    """Return the windows that hold ``now``, for the job ``name`` if given."""
+    found = _windows().filter(start__lte=now, end__gt=now)
+    return [window for window in found if name is None or window.applies_to(name)]
+
+
+def ahead(name: str, since: datetime, until: datetime) -> list:
+    """Return the windows for the job ``name`` that overlap ``since`` to ``until``."""
+    found = _windows().filter(end__gt=since, start__lte=until)
+    return [window for window in found if window.applies_to(name)]
