@@ -15,6 +15,7 @@ audit trail only with ``view_auditentry``.
 
 import json
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -27,6 +28,7 @@ from django.forms.models import model_to_dict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +69,8 @@ CHANGE_JOBS = "django_cron.change_jobstate"
 AUDIT_SHOWN = 10
 
 # The job page's table of runs, its timeline, and the job list's sparklines.
+# The next runs a job's page lists.
+UPCOMING_RUNS = 10
 RECENT_RUNS = 10
 TIMELINE_RUNS = 50
 SPARKLINE_RUNS = 20
@@ -117,6 +121,10 @@ class CronModelAdmin(admin.ModelAdmin):
 
     def _url(self, name, *args):
         return reverse(f"admin:django_cron_{name}", args=args, current_app=self.admin_site.name)
+
+
+def _local(moment, zone) -> str:
+    return date_format(moment.astimezone(zone), "Y-m-d H:i:s")
 
 
 def may_see(request, model) -> bool:
@@ -230,6 +238,7 @@ class JobStateAdmin(CronModelAdmin):
             {
                 "fields": [
                     "next_run",
+                    "upcoming_runs",
                     "last_run_time",
                     "last_status",
                     "last_run_duration",
@@ -277,6 +286,7 @@ class JobStateAdmin(CronModelAdmin):
         fields = [f.name for f in JobState._meta.concrete_fields if f.name not in editable]
         computed = [
             "skipped",
+            "upcoming_runs",
             "paused_when",
             "audit_trail",
             "schedule",
@@ -343,6 +353,26 @@ class JobStateAdmin(CronModelAdmin):
     def time_zone(self, obj):
         overview = job_overview(obj)
         return self.shown(None if overview is None else overview.timezone)
+
+    @admin.display(description=_("next runs"))
+    def upcoming_runs(self, obj):
+        """The next runs, after pauses, blackout windows and times, in both time zones."""
+        overview = job_overview(obj)
+        upcoming = overview.upcoming(UPCOMING_RUNS) if overview is not None else []
+        if not upcoming:
+            return self.get_empty_value_display()
+        zone, site = ZoneInfo(overview.definition.timezone), timezone.get_default_timezone()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((_local(slot, zone), _local(slot, site)) for slot in upcoming),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            zone.key,
+            f"{site.key} (TIME_ZONE)",
+            rows,
+        )
 
     next_run = to_the_second(JobState, "next_run_at")
     paused_when = to_the_second(JobState, "paused_at")

@@ -12,6 +12,7 @@ refused or failed change leaves none. Input is checked at the edge
 
 from datetime import timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import NON_FIELD_ERRORS as NON_FIELD
 from django.core.exceptions import ValidationError
@@ -35,6 +36,7 @@ from .inputs import BadInput
 from .models import AuditEntry, Blackout, JobSchedule, JobState
 from .pages import page_of
 from .registry import registry
+from .runtime.blackouts import ahead as windows_ahead
 from .runtime.states import resume as resume_rows
 from .runtime.states import sync_states
 from .trigger import trigger
@@ -50,6 +52,9 @@ LONGEST_DELAY = inputs.REACH
 REASON_LIMIT = 1000
 # The largest id a row can have (a 64-bit column): a larger one in a URL is no row's.
 BIGGEST_ID = 2**63 - 1
+
+# The next runs a job's entry in GET api/jobs/ lists.
+UPCOMING = 5
 
 VIA = AuditEntry.Via.API
 
@@ -129,9 +134,17 @@ def _body(request, fields: tuple) -> dict:
 def jobs(request, credential):
     """List the jobs with their state, a page at a time."""
     listed, about = page_of(request, overview())
-    return JsonResponse(
-        {"jobs": [{**job_details(job), "enabled": job.enabled} for job in listed], **about}
-    )
+    now = timezone.now()
+    windows = windows_ahead(None, now)
+
+    def shown(job):
+        # Its next runs, in its own time zone, as cron next gives them.
+        upcoming = job.upcoming(UPCOMING, after=now, windows=windows)
+        zone = ZoneInfo(job.definition.timezone)
+        following = [slot.astimezone(zone).isoformat() for slot in upcoming]
+        return {**job_details(job), "enabled": job.enabled, "upcoming": following}
+
+    return JsonResponse({"jobs": [shown(job) for job in listed], **about})
 
 
 @endpoint("read", "django_cron.view_jobschedule", methods=("GET", "HEAD"))

@@ -8,10 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import conf, slots
+from .clock import aware
 from .definitions import definition_for
 from .models import JobRun, JobSchedule, JobState
 from .registry import registry
-from .runtime import states
+from .runtime import blackouts, states
+from .runtime.runs import lease_name
 
 # The health of a job: the one vocabulary of ``cron status``, ``cron list``,
 # the status endpoint and the admin.
@@ -110,6 +112,39 @@ class JobOverview:
         if self.state is not None:
             return self.state.next_run_at
         return slots.preview(self.definition, timezone.now())
+
+    def upcoming(self, count: int, after: datetime | None = None, windows=None) -> list:
+        """
+        Return the next ``count`` slots the job will run, aware: none while it
+        is paused, broken or finished; at most the runs its ``times`` leaves;
+        none in a blackout window for it (``windows``, read if not given).
+        """
+        if self.health in (PAUSED, BROKEN, FINISHED):
+            return []
+        state, definition = self.state, self.definition
+        if definition.times is not None and state is not None:
+            count = min(count, definition.times - state.successes)
+        moment = aware(after or timezone.now())
+        if windows is None:
+            windows = blackouts.ahead(lease_name(definition), moment)
+        mine = [(aware(w.start), aware(w.end)) for w in windows if w.applies_to(self.lease)]
+        stored = state.next_run_at if state is not None else None
+        try:
+            schedule = definition.schedule
+            return slots.upcoming(
+                schedule, moment, count, stored, skip=lambda slot: _within(slot, mine)
+            )
+        except ValueError:
+            return []
+
+    @property
+    def lease(self) -> str:
+        """The job's own name, for a further schedule of it too: what windows match."""
+        return lease_name(self.definition)
+
+
+def _within(slot: datetime, spans) -> bool:
+    return any(start <= slot < end for start, end in spans)
 
 
 def overview(now: datetime | None = None) -> list:

@@ -203,10 +203,12 @@ def _stored_next(schedule, slot: datetime):
     return None if following is None else stored(following)
 
 
-def upcoming(schedule, moment: datetime, count: int, next_run_at=None) -> list:
+def upcoming(schedule, moment: datetime, count: int, next_run_at=None, skip=None) -> list:
     """
     Return up to ``count`` slots after ``moment`` that the runner will run, aware.
     An interval job's slots keep the phase of its stored ``next_run_at``.
+    ``skip(slot)`` leaves out slots that will be skipped (blackout windows);
+    at most COUNT_LIMIT of them are passed over.
     """
     if next_run_at is not None:
         slot = schedule.resume_after(aware(next_run_at), moment)
@@ -214,10 +216,11 @@ def upcoming(schedule, moment: datetime, count: int, next_run_at=None) -> list:
         slot = schedule.next_after(moment)
     found = []
     # Without USE_TZ, not the slots it cannot store.
-    for _ in range(count):
+    for _ in range(count + (COUNT_LIMIT if skip is not None else 0)):
         slot = storable_slot(schedule, slot)
-        if slot is None:
+        if slot is None or len(found) == count:
             break  # past its end date, or a one-off run's one slot
-        found.append(slot)
+        if skip is None or not skip(slot):
+            found.append(slot)
         slot = schedule.next_after(slot)
     return found

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_cron import Job
 from django_cron.clock import with_offset
 from django_cron.compat.tivix.jobs import tivix_options
-from django_cron.models import CronJobLog, JobRun, JobState
+from django_cron.models import Blackout, CronJobLog, JobRun, JobState
 from django_cron.registry import cronScheduler
 from django_cron.runner import run_due
 from django_cron.schedules import Interval
@@ -116,13 +116,17 @@ def test_status_ignores_paused_jobs(jobs):
     assert cron("status")[0].strip() == "2 jobs, all healthy."
 
 
-def test_next_prints_run_times_with_utc_offsets(jobs):
-    out, _ = cron("next", "broken", "--after", "2026-10-23T12:00", "--count", "3")
-    assert out.split() == [
-        "2026-10-26T02:30:00+01:00",
-        "2026-10-27T02:30:00+01:00",
-        "2026-10-28T02:30:00+01:00",
+def test_next_prints_run_times_in_the_jobs_zone_then_the_sites(jobs, settings):
+    settings.TIME_ZONE = "America/New_York"
+    out, err = cron("next", "broken", "--after", "2026-10-23T12:00", "--count", "3")
+    assert [line.split() for line in out.splitlines()] == [
+        ["2026-10-26T02:30:00+01:00", "2026-10-25T21:30:00-04:00"],
+        ["2026-10-27T02:30:00+01:00", "2026-10-26T21:30:00-04:00"],
+        ["2026-10-28T02:30:00+01:00", "2026-10-27T21:30:00-04:00"],
     ]
+    # The schedule in words and the two zones, apart from the times a script reads.
+    assert err.startswith("broken: At 02:30 AM, Monday through Friday. Each run in Europe/Berlin,")
+    assert "then in America/New_York (TIME_ZONE)" in err
 
 
 def test_next_keeps_an_interval_jobs_phase(jobs):
@@ -130,7 +134,27 @@ def test_next_keeps_an_interval_jobs_phase(jobs):
     due = JobState.objects.get(name="mail").next_run_at
     out, _ = cron("next", "mail", "--count", "2")
     due = with_offset(due)
-    assert out.split() == [due.isoformat(), (due + timedelta(seconds=300)).isoformat()]
+    firsts = [line.split()[0] for line in out.splitlines()]
+    assert firsts == [due.isoformat(), (due + timedelta(seconds=300)).isoformat()]
+
+
+def test_next_leaves_out_what_will_not_run_and_says_why(jobs):
+    cron("run")
+    mail = JobState.objects.filter(name="mail")
+    start = mail.get().next_run_at
+    # A blackout window over the next two slots: the third is the next run.
+    Blackout.objects.create(start=start, end=start + timedelta(seconds=301), jobs="ma*")
+    out, _ = cron("next", "mail", "--count", "1")
+    assert out.split()[0] == with_offset(start + timedelta(seconds=600)).isoformat()
+    mail.update(**JobState.paused_fields("ops", "moving"))
+    out, err = cron("next", "mail", "--count", "3")
+    assert out == "" and "mail is paused: no run comes due." in err
+
+
+def test_next_refuses_a_count_out_of_reach(jobs):
+    for count in ("0", "1001"):
+        with pytest.raises(CommandError, match="--count"):
+            cron("next", "mail", "--count", count)
 
 
 def test_next_rejects_a_bad_date(jobs):

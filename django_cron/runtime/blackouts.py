@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timedelta
 
 from .. import conf
+from ..clock import stored
 from ..models import Blackout
 
 # How far ahead of its start a pass reads the windows: one that begins while
@@ -46,7 +47,7 @@ def in_force(now: datetime, name: str | None = None) -> list:
     return [window for window in found if name is None or window.applies_to(name)]
 
 
-def ahead(name: str, since: datetime, until: datetime) -> list:
-    """Return the windows for the job ``name`` that overlap ``since`` to ``until``."""
-    found = _windows().filter(end__gt=since, start__lte=until)
-    return [window for window in found if window.applies_to(name)]
+def ahead(name: str | None, since: datetime) -> list:
+    """Return the windows (for the job ``name``, if given) that end after ``since``."""
+    found = _windows().filter(end__gt=stored(since))
+    return [window for window in found if name is None or window.applies_to(name)]

@@ -7,17 +7,30 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from django_cron import audit, conf, keys, slots
+from django_cron import audit, conf, keys
 from django_cron.availability import NotMigrated, diagnose, pending_migrations
 from django_cron.clock import aware
 from django_cron.db_schedules.listing import one_offs
 from django_cron.definitions import definition_for
-from django_cron.health import BROKEN, FAILING, is_healthy, overview, skipped_text
+from django_cron.health import (
+    BROKEN,
+    FAILING,
+    FINISHED,
+    PAUSED,
+    JobOverview,
+    health,
+    is_healthy,
+    overview,
+    skipped_text,
+)
 from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState, OperatorKey, first_line
 from django_cron.registry import registry
 from django_cron.runner import run_due
 from django_cron.text import printable
 from django_cron.worker import Worker
+
+# The most runs ``cron next`` lists.
+NEXT_LIMIT = 1000
 
 VIA = AuditEntry.Via.COMMAND_LINE
 
@@ -229,16 +242,23 @@ class Command(BaseCommand):
         worker.run_forever()
 
     def handle_next(self, name, after, count, **options):
+        """
+        Print the job's next runs, one a line: in its time zone, then in the
+        site's. What would skip a slot (a pause, blackout windows, ``times``,
+        an end date) is applied; the schedule in words goes to stderr.
+        """
         self._known([name])
-        # An interval job's slots keep the phase of its stored next run; a
-        # schedule replaced in the database is the one that counts.
+        if not 1 <= count <= NEXT_LIMIT:
+            raise CommandError(f"--count: give a number from 1 to {NEXT_LIMIT}.")
+        # A schedule replaced in the database is the one that counts.
         state = JobState.objects.using(conf.database()).filter(name=name).first()
         definition = (definition_for(state) if state else None) or registry.get(name)
         try:
-            schedule = definition.schedule
+            definition.schedule.describe()
         except ValueError as exc:
             raise CommandError(f"{name}: {exc}") from exc
-        zone = ZoneInfo(definition.timezone)
+        job = JobOverview(definition, state, health(definition, state, timezone.now()))
+        zone, site = ZoneInfo(definition.timezone), timezone.get_default_timezone()
         moment = aware(timezone.now())
         if after:
             try:
@@ -247,9 +267,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--after: {exc}") from exc
             if timezone.is_naive(moment):
                 moment = moment.replace(tzinfo=zone)
-        stored_next = state.next_run_at if state is not None else None
-        for slot in slots.upcoming(schedule, moment, count, stored_next):
-            self.stdout.write(slot.astimezone(zone).isoformat())
+        self.stderr.write(
+            f"{name}: {job.schedule_text}. Each run in {zone.key}, then in {site.key} (TIME_ZONE)."
+        )
+        if job.health in (PAUSED, FINISHED, BROKEN):
+            self.stderr.write(f"{name} is {job.health}: no run comes due.")
+        for slot in job.upcoming(count, after=moment):
+            self.stdout.write(
+                f"{slot.astimezone(zone).isoformat()}  {slot.astimezone(site).isoformat()}"
+            )
 
     # Operator keys -----------------------------------------------------------------
 
