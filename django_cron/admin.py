@@ -51,6 +51,7 @@ from .keys import revoke as revoke_key
 from .models import (
     MISSED,
     AuditEntry,
+    Backfill,
     Blackout,
     CronJobLog,
     JobRun,
@@ -59,9 +60,10 @@ from .models import (
     OperatorKey,
 )
 from .registry import registry
+from .runtime import backfills
 from .runtime.states import resume as resume_rows
 from .timeline import runs_by_job, seconds, sparkline, status_label, timeline, when
-from .trigger import run_in_background, trigger
+from .trigger import backfill_in_background, run_in_background, trigger
 
 VIA = AuditEntry.Via.ADMIN
 CHANGE_JOBS = "django_cron.change_jobstate"
@@ -147,6 +149,21 @@ class PauseForm(forms.Form):
     )
 
 
+class BackfillForm(forms.Form):
+    """The range, and what to do with slots that ran, that the admin asks for before a backfill."""
+
+    start = forms.DateTimeField(label=_("From"), help_text=_("The first slot, in TIME_ZONE."))
+    end = forms.DateTimeField(label=_("To"), help_text=_("Not included."))
+    overlap = forms.ChoiceField(
+        label=_("While another run is in flight"),
+        choices=Backfill.Overlap.choices,
+        initial=Backfill.Overlap.BUFFER_ALL,
+    )
+    again = forms.BooleanField(
+        label=_("Run again the slots that had a successful run"), required=False
+    )
+
+
 class HealthFilter(admin.SimpleListFilter):
     """Filter jobs by health, computed in Python: there are few jobs."""
 
@@ -229,7 +246,7 @@ class JobStateAdmin(CronModelAdmin):
     ]
     list_filter = [HealthFilter, LastStatusFilter, "enabled"]
     search_fields = ["name"]
-    actions = ["run_now", "pause", "resume"]
+    actions = ["run_now", "pause", "resume", "backfill"]
     fieldsets = [
         (None, {"fields": ["name", "enabled", "schedule", "time_zone", "health_status"]}),
         (_("Pause"), {"fields": ["pause_reason", "paused_by", "paused_when"]}),
@@ -550,6 +567,53 @@ class JobStateAdmin(CronModelAdmin):
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
         return None
 
+    @admin.action(description=_("Backfill…"), permissions=["change"])
+    def backfill(self, request, queryset):
+        """Ask for the range, then run each selected job once for each slot in it."""
+        form = BackfillForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Backfill jobs"),
+                "opts": self.model._meta,
+                "queryset": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            return TemplateResponse(request, "admin/django_cron/jobstate/backfill.html", context)
+        data, actor, made = form.cleaned_data, audit.user_actor(request.user), []
+        for name in queryset.values_list("name", flat=True):
+            try:
+                backfill = backfills.create(
+                    name,
+                    data["start"],
+                    data["end"],
+                    data["overlap"],
+                    data["again"],
+                    actor,
+                    then=lambda made, name=name: self.record(
+                        request, "backfill", name, after={"backfill": made.pk}
+                    ),
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"{name}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            made.append(backfill)
+        for backfill in made:
+            backfill_in_background(backfill)
+        if made:
+            link = format_html(
+                '<a href="{}">{}</a>', self._url("backfill_changelist"), _("Backfills")
+            )
+            message = ngettext(
+                "Backfilling %(count)d job in the background; see {}.",
+                "Backfilling %(count)d jobs in the background; see {}.",
+                len(made),
+            ) % {"count": len(made)}
+            self.message_user(request, format_html(message, link), messages.SUCCESS)
+        return None
+
     @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request, queryset):
         with transaction.atomic(using=conf.database()):
@@ -766,6 +830,34 @@ class JobScheduleAdmin(CronModelAdmin):
             self.message_user(
                 request, _("The others had run, or were not one-off runs."), messages.WARNING
             )
+
+
+@admin.register(Backfill)
+class BackfillAdmin(CronModelAdmin):
+    """Backfills asked for, and how far each got. Started from the job list's "Backfill…"."""
+
+    list_display = ["job", "starts", "ends", "overlap", "progress", "requested_by", "asked"]
+    list_filter = ["job"]
+    readonly_fields = [f.name for f in Backfill._meta.fields] + ["progress"]
+    starts = to_the_second(Backfill, "start")
+    ends = to_the_second(Backfill, "end")
+    asked = to_the_second(Backfill, "created_at")
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        ran = obj.runs.count()
+        text = _("ran %(ran)d of %(total)d slots") % {"ran": ran, "total": obj.total}
+        if obj.passed:
+            text += ", " + _("%(passed)d not run") % {"passed": obj.passed}
+        if obj.finished_at is not None:
+            text += ", " + _("finished")
+        return text
+
+    def has_add_permission(self, request):
+        return False  # asked for from the job list, with the job's own checks
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Blackout)

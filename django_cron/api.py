@@ -33,13 +33,14 @@ from .db_schedules.listing import listed_one_offs, one_off
 from .db_schedules.rules import TooManyPending, shape_errors
 from .health import overview
 from .inputs import BadInput
-from .models import AuditEntry, Blackout, JobSchedule, JobState
+from .models import AuditEntry, Backfill, Blackout, JobRun, JobSchedule, JobState
 from .pages import page_of
 from .registry import registry
+from .runtime import backfills
 from .runtime.blackouts import ahead as windows_ahead
 from .runtime.states import resume as resume_rows
 from .runtime.states import sync_states
-from .trigger import trigger
+from .trigger import add_closer, backfill_in_background, trigger
 from .views import job_details, paused, unavailable
 
 ONCE_FIELDS = ("at", "delay", "args", "kwargs")
@@ -410,3 +411,76 @@ def blackout_delete(request, credential, pk):
     window.delete()
     _record(request, credential, "delete blackout", window.jobs, before=shown)
     return JsonResponse({"deleted": shown})
+
+
+# Backfills ------------------------------------------------------------------------------
+
+BACKFILL_FIELDS = ("from", "to", "overlap", "again")
+
+
+def _backfill(backfill: Backfill) -> dict:
+    runs = backfill.runs.values_list("status", flat=True)
+    statuses = list(runs)
+    return {
+        "id": backfill.pk,
+        "job": backfill.job,
+        "from": with_offset(backfill.start).isoformat(),
+        "to": with_offset(backfill.end).isoformat(),
+        "overlap": backfill.overlap,
+        "again": backfill.again,
+        "requested_by": backfill.requested_by,
+        "slots": backfill.total,
+        "ran": len(statuses),
+        "ok": statuses.count(JobRun.Status.OK),
+        "not_run": backfill.passed,
+        "finished": with_offset(backfill.finished_at).isoformat() if backfill.finished_at else None,
+    }
+
+
+@endpoint("run", "django_cron.change_jobstate")
+def backfill(request, credential, name):
+    """
+    Run a job once for each slot of its schedule from ``from`` up to ``to``,
+    oldest first, after the response: 202 with the backfill, whose progress
+    GET api/backfills/<id>/ gives.
+    """
+    if name not in registry:
+        return _unknown(name)
+    body = _body(request, BACKFILL_FIELDS)
+    errors, moments = {}, {}
+    for field in ("from", "to"):
+        moment = _date(body.get(field))
+        if moment is None or not inputs.within_reach(moment):
+            errors[field] = "Give an ISO 8601 date and time, such as 2026-11-01T00:00:00+00:00."
+        else:
+            moments[field] = aware(moment)
+    again = body.get("again", False)
+    if not isinstance(again, bool):
+        errors["again"] = "Give true or false."
+    if errors:
+        raise ValidationError(errors)
+    overlap = body.get("overlap", Backfill.Overlap.BUFFER_ALL)
+    made = backfills.create(
+        name,
+        moments["from"],
+        moments["to"],
+        overlap,
+        again,
+        requested_by=credential.actor,
+        then=lambda made: _record(request, credential, "backfill", name, after=_backfill(made)),
+    )
+    shown = _backfill(made)
+    response = JsonResponse({"backfill": shown}, status=202)
+    add_closer(response, lambda: backfill_in_background(made))
+    return response
+
+
+@endpoint("read", "django_cron.view_jobrun", methods=("GET", "HEAD"))
+def backfill_detail(request, credential, pk):
+    """A backfill and how far it got."""
+    found = (
+        Backfill.objects.using(conf.database()).filter(pk=pk).first() if pk <= BIGGEST_ID else None
+    )
+    if found is None:
+        return _error(f"No backfill has the id {pk}.", 404)
+    return JsonResponse({"backfill": _backfill(found)})

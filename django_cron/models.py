@@ -107,6 +107,42 @@ class JobState(models.Model):
         return {"enabled": False, "paused_by": by, "paused_at": now, "pause_reason": reason}
 
 
+class Backfill(models.Model):
+    """
+    A run of the job for each slot of its schedule in a past range, oldest
+    first, each with its slot (runtime/backfills.py). A slot that had a
+    successful run is not run again unless ``again``.
+    """
+
+    class Overlap(models.TextChoices):
+        BUFFER_ALL = "buffer_all", _("each slot waits for the run in flight")
+        SKIP = "skip", _("a slot whose turn comes while a run is in flight is skipped")
+
+    job = models.CharField(_("job"), max_length=NAME_LIMIT)
+    start = models.DateTimeField(_("from"))
+    end = models.DateTimeField(_("to"), help_text=_("Not included."))
+    overlap = models.CharField(
+        _("overlap"), max_length=16, choices=Overlap.choices, default=Overlap.BUFFER_ALL
+    )
+    again = models.BooleanField(
+        _("run again"), default=False, help_text=_("Run the slots that had a successful run too.")
+    )
+    requested_by = models.CharField(_("asked for by"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("asked for"), default=timezone.now)
+    # The slots in the range, and those not run: they had run, or were busy (overlap="skip").
+    total = models.PositiveIntegerField(_("slots"), default=0)
+    passed = models.PositiveIntegerField(_("slots not run"), default=0)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("backfill")
+        verbose_name_plural = _("backfills")
+
+    def __str__(self):
+        return f"{self.job}, {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+
+
 class JobRun(models.Model):
     """One run of a job: its slot, timing, outcome and error."""
 
@@ -140,6 +176,10 @@ class JobRun(models.Model):
     output = models.TextField(_("output"), blank=True)
     # What the job returned (Tivix's do() message), as text.
     message = models.TextField(_("message"), blank=True)
+    # The backfill this run was for, if any: its slot is in the backfill's range.
+    backfill = models.ForeignKey(
+        Backfill, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -19,6 +19,8 @@ from .schedules import Interval
 
 # The most slots a skip counts one by one; past it, the count says "at least".
 COUNT_LIMIT = 10_000
+# The most slots one backfill runs.
+BACKFILL_LIMIT = 10_000
 
 
 def storable_slot(schedule, slot: datetime) -> datetime:
@@ -201,6 +203,30 @@ def _stored_next(schedule, slot: datetime):
     """Return the slot after ``slot``, as stored; None if there is none."""
     following = storable_slot(schedule, schedule.next_after(aware(slot)))
     return None if following is None else stored(following)
+
+
+def between(schedule, start: datetime, end: datetime, anchor=None) -> list:
+    """
+    Return the slots of ``schedule`` from ``start`` up to (not including)
+    ``end``, oldest first, as stored. An interval with no start date keeps
+    the phase of ``anchor`` (its stored next run), else counts from ``start``.
+    Raise ValueError past BACKFILL_LIMIT slots.
+    """
+    start, end = aware(start), aware(end)
+    if isinstance(schedule, Interval) and schedule.start is None and anchor is not None:
+        anchor = aware(anchor)
+        slot = anchor - ((anchor - start) // schedule.every) * schedule.every
+    else:
+        slot = schedule.next_after(start - timedelta(microseconds=1))
+    found = []
+    while slot is not None and slot < end:
+        if len(found) == BACKFILL_LIMIT:
+            raise ValueError(f"the range holds more than {BACKFILL_LIMIT:,} slots")
+        kept = storable_slot(schedule, slot)
+        if kept is not None and kept < end and (not found or stored(kept) != found[-1]):
+            found.append(stored(kept))
+        slot = schedule.next_after(slot)
+    return found
 
 
 def upcoming(schedule, moment: datetime, count: int, next_run_at=None, skip=None) -> list:

@@ -18,6 +18,7 @@ from . import conf
 from .clock import aware
 from .locks import get_lock
 from .runner import run_due
+from .runtime import backfills
 from .text import printable
 
 logger = logging.getLogger("django_cron")
@@ -165,5 +166,21 @@ def run_in_background(names, force: bool = True, forced_by: str = "") -> threadi
             connections.close_all()
 
     thread = threading.Thread(target=target, name="django_cron run now", daemon=True)
+    thread.start()
+    return thread
+
+
+def backfill_in_background(backfill) -> threading.Thread:
+    """Run a backfill in a thread of its own (the admin's and the API's); return it."""
+
+    def target():
+        try:
+            backfills.run(backfill, on_run=_log_run)
+        except Exception:
+            logger.exception("Backfill #%s of %s failed", backfill.pk, backfill.job)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, name="django_cron backfill", daemon=True)
     thread.start()
     return thread

@@ -1,7 +1,10 @@
-# What a pause, an overlap, a blackout window and a limit on runs mean: the
-# slots skipped, counted; the windows; when the job last started and ended a
-# run, whichever schedule it ran for; and its successful runs, for times=N.
+# What a pause, an overlap, a blackout window, a backfill and a limit on runs
+# mean: the slots skipped, counted; the windows; the backfills and their runs;
+# when the job last started and ended a run, whichever schedule it ran for; and
+# its successful runs, for times=N.
 
+import django.db.models.deletion
+import django.utils.timezone
 from django.db import migrations, models
 
 
@@ -12,6 +15,27 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='Backfill',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('job', models.CharField(max_length=200, verbose_name='job')),
+                ('start', models.DateTimeField(verbose_name='from')),
+                ('end', models.DateTimeField(help_text='Not included.', verbose_name='to')),
+                ('overlap', models.CharField(choices=[('buffer_all', 'each slot waits for the run in flight'), ('skip', 'a slot whose turn comes while a run is in flight is skipped')], default='buffer_all', max_length=16, verbose_name='overlap')),
+                ('again', models.BooleanField(default=False, help_text='Run the slots that had a successful run too.', verbose_name='run again')),
+                ('requested_by', models.CharField(blank=True, max_length=200, verbose_name='asked for by')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='asked for')),
+                ('total', models.PositiveIntegerField(default=0, verbose_name='slots')),
+                ('passed', models.PositiveIntegerField(default=0, verbose_name='slots not run')),
+                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
+            ],
+            options={
+                'verbose_name': 'backfill',
+                'verbose_name_plural': 'backfills',
+                'ordering': ['-created_at', '-id'],
+            },
+        ),
         migrations.CreateModel(
             name='Blackout',
             fields=[
@@ -73,5 +97,10 @@ class Migration(migrations.Migration):
             model_name='jobstate',
             name='waited_until',
             field=models.DateTimeField(blank=True, null=True, verbose_name='last run waited until'),
+        ),
+        migrations.AddField(
+            model_name='jobrun',
+            name='backfill',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='django_cron.backfill'),
         ),
     ]

@@ -255,6 +255,58 @@ def _lease_row(definition, state) -> _LeaseRow:
     return _LeaseRow(row.pk, _busy(row, state) if single else None)
 
 
+# Why claim_slot() recorded no run.
+BUSY = "busy"  # another run of the job holds its lease
+HAD_RUN = "had run"  # the slot had a successful run, or has one in flight
+
+
+class _HadRun(Exception):
+    """The backfilled slot ran already: roll the lease taken for it back."""
+
+
+def claim_slot(definition, state, slot, owner: str, clock: PassClock, backfill):
+    """
+    Claim ``slot`` for ``backfill``: take the job's lease, then record the
+    slot's run unless it had a successful run (since the backfill was asked
+    for, if it runs slots again) or has one in flight. Return the run, or why
+    not: BUSY or HAD_RUN. Taken under the job's lease, the check and the run
+    are one step for any number of backfills: each slot runs once.
+    """
+    lease = _lease_row(definition, state)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow())
+    take = {
+        "lease_owner": owner,
+        "lease_until": db_now_plus(definition.lease),
+        "busy_from": clock.now(),
+        "busy_with": None,
+    }
+    ran = Q(status=JobRun.Status.OK)
+    if backfill.again:
+        ran &= Q(started_at__gte=backfill.created_at)
+    ran |= Q(status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING], lease_until__gte=DbNow())
+    try:
+        with transaction.atomic(using=conf.database()):
+            if not _states().filter(free, pk=lease.pk).update(**take):
+                return BUSY
+            if _runs().filter(ran, job=state.pk, scheduled_for=slot).exists():
+                raise _HadRun
+            return _runs().create(
+                job=state,
+                scheduled_for=slot,
+                started_at=clock.now(),
+                status=JobRun.Status.RUNNING,
+                owner=owner,
+                started_by=(
+                    f"backfill #{backfill.pk}"
+                    + (f" by {backfill.requested_by}" if backfill.requested_by else "")
+                )[:200],
+                backfill=backfill,
+                lease_until=db_now_plus(definition.lease),
+            )
+    except _HadRun:
+        return HAD_RUN
+
+
 def _slot_to_claim(definition, state, force: bool, clock: PassClock, busy) -> tuple:
     """Return ``(slots.Decision, attempt)``: what a claim runs, and moves the row to."""
     if force:
@@ -591,8 +643,8 @@ def _follow_up(definition, run, clock, counted=False) -> None:
 
 def _schedule_retry(definition, run, clock) -> None:
     """After a failed attempt with retries left, bring the job back sooner, on the same slot."""
-    if run.forced or run.attempt > definition.retries:
-        return
+    if run.forced or run.backfill_id is not None or run.attempt > definition.retries:
+        return  # a backfill's run is its one go at the slot: a backfill again retries it
     delay = definition.retry_delay * definition.retry_backoff ** (run.attempt - 1)
     retry_at = clock.now() + timedelta(seconds=delay)
     # Only before the next regular slot: from there, that slot is the next try.

@@ -31,3 +31,9 @@ def slow():
     note("semantics.slow", "start")
     time.sleep(SLOW)
     note("semantics.slow", "end")
+
+
+@register(schedule="0 * * * *", name="semantics.hourly")
+def hourly(slot=None):
+    note("semantics.hourly", slot.isoformat() if slot else "forced")
+    time.sleep(0.05)

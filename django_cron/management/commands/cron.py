@@ -3,6 +3,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -23,9 +24,18 @@ from django_cron.health import (
     overview,
     skipped_text,
 )
-from django_cron.models import AuditEntry, JobRun, JobSchedule, JobState, OperatorKey, first_line
+from django_cron.models import (
+    AuditEntry,
+    Backfill,
+    JobRun,
+    JobSchedule,
+    JobState,
+    OperatorKey,
+    first_line,
+)
 from django_cron.registry import registry
 from django_cron.runner import run_due
+from django_cron.runtime import backfills
 from django_cron.text import printable
 from django_cron.worker import Worker
 
@@ -109,6 +119,26 @@ class Command(BaseCommand):
         nxt.add_argument("name", metavar="NAME")
         nxt.add_argument("--after", help="ISO 8601 date and time (default: now).")
         nxt.add_argument("--count", type=int, default=1)
+        backfill = sub.add_parser(
+            "backfill", help="Run a job once for each slot of its schedule in a past range."
+        )
+        backfill.add_argument("name", metavar="NAME")
+        backfill.add_argument(
+            "--from", dest="start", required=True, help="ISO 8601 date and time: the first slot."
+        )
+        backfill.add_argument(
+            "--to", dest="end", required=True, help="ISO 8601 date and time, not included."
+        )
+        backfill.add_argument(
+            "--overlap",
+            choices=Backfill.Overlap.values,
+            default=Backfill.Overlap.BUFFER_ALL,
+            help="While another run is in flight: wait for it (buffer_all, the default) or "
+            "skip the slot (skip).",
+        )
+        backfill.add_argument(
+            "--again", action="store_true", help="Run the slots that had a successful run too."
+        )
         key = sub.add_parser("key", help="Create, list and revoke operator keys for the API.")
         key_actions = key.add_subparsers(dest="key_action", required=True, metavar="KEY_ACTION")
         create = key_actions.add_parser("create", help="Make a key and print it, once.")
@@ -277,6 +307,53 @@ class Command(BaseCommand):
                 f"{slot.astimezone(zone).isoformat()}  {slot.astimezone(site).isoformat()}"
             )
 
+    def handle_backfill(self, name, start, end, overlap, again, verbosity, **options):
+        """Run the job for each slot in the range, oldest first; a line per slot."""
+        self._known([name])
+        zone = ZoneInfo(registry.get(name).timezone)
+        moments = {}
+        for option, value in (("--from", start), ("--to", end)):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise CommandError(f"{option}: {exc}") from exc
+            moments[option] = moment.replace(tzinfo=zone) if timezone.is_naive(moment) else moment
+        actor = audit.command_line_actor()
+        try:
+            backfill = backfills.create(
+                name,
+                moments["--from"],
+                moments["--to"],
+                overlap,
+                again,
+                requested_by=actor,
+                then=lambda made: audit.record(
+                    actor, VIA, "backfill", name, after=_backfill_fields(made)
+                ),
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        self._say(
+            f"Backfill #{backfill.pk}: {backfill.total} slots of {name}, oldest first.", verbosity
+        )
+        progress = backfills.run(
+            backfill,
+            on_run=lambda run: self._say(
+                printable(f"{_slot(run.scheduled_for, zone)} {run.summary}"), verbosity
+            ),
+            on_pass=lambda slot, why: self._say(
+                f"{_slot(slot, zone)} {name}: not run, {_why(why)}", verbosity
+            ),
+        )
+        failed = [run for run in progress.runs if run.status != JobRun.Status.OK]
+        self._say(
+            f"Ran {len(progress.runs)} of {backfill.total} slots; "
+            f"{len(progress.passed)} not run; {len(failed)} did not succeed.",
+            verbosity,
+        )
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(progress.runs)} runs did not succeed.")
+
     # Operator keys -----------------------------------------------------------------
 
     def handle_key(self, key_action, **options):
@@ -323,6 +400,28 @@ class Command(BaseCommand):
         if row is None:
             raise CommandError(f"No valid operator key is named {key_name!r}. See 'cron key list'.")
         self.stdout.write(f"Revoked the operator key {row.name!r}.")
+
+
+def _slot(slot, zone) -> str:
+    return aware(slot).astimezone(zone).isoformat()
+
+
+def _why(why: str) -> str:
+    if why == "busy":
+        return "another run was in flight (--overlap skip)"
+    return "it had a successful run (--again runs it again)"
+
+
+def _backfill_fields(backfill) -> dict:
+    """A backfill as the audit trail keeps it."""
+    return {
+        "id": backfill.pk,
+        "from": aware(backfill.start).isoformat(),
+        "to": aware(backfill.end).isoformat(),
+        "overlap": backfill.overlap,
+        "again": backfill.again,
+        "slots": backfill.total,
+    }
 
 
 def _job_lines(job) -> list:
