@@ -107,6 +107,7 @@ def test_a_bad_range_is_refused_and_records_nothing(job):
     assert not Backfill.objects.exists() and not JobRun.objects.exists()
 
 
+@pytest.mark.races
 @on_each_database
 @pytest.mark.usefixtures("cron_db")
 def test_two_backfills_of_one_range_at_once_run_each_slot_once(alias, tmp_path):

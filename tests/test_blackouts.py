@@ -181,6 +181,7 @@ def test_the_admin_adds_a_window_with_its_author_and_an_audit_row(admin_client):
 # Two runners ------------------------------------------------------------------------------
 
 
+@pytest.mark.races
 @on_each_database
 @pytest.mark.usefixtures("cron_db")
 def test_two_runners_skip_every_slot_of_a_window_once_and_run_the_others(alias, tmp_path):

@@ -22,7 +22,8 @@ from django_cron.models import JobRun, JobState
 from tests.conftest import on_each_cron_database, start, wait_for
 from tests.servers import server, traffic
 
-pytestmark = [on_each_cron_database, pytest.mark.usefixtures("cron_db")]
+# Real processes racing: the main run has them; the version matrix leaves them out.
+pytestmark = [on_each_cron_database, pytest.mark.usefixtures("cron_db"), pytest.mark.races]
 
 BURST = "semantics.burst"
 SLOW = "semantics.slow"
