@@ -4,7 +4,8 @@ first, each with its slot; from the command line, the admin and the API.
 """
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
@@ -12,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from django_cron.clock import aware
 from django_cron.models import AuditEntry, Backfill, JobRun, JobState
@@ -21,7 +23,7 @@ from tests.effects import Flaky
 
 SLOTS = []
 FROM, TO = "2026-11-01T00:00:00+00:00", "2026-11-01T06:00:00+00:00"
-SIX = [datetime(2026, 11, 1, hour, tzinfo=UTC) for hour in range(6)]
+SIX = [datetime(2026, 11, 1, hour, tzinfo=dt_timezone.utc) for hour in range(6)]
 
 
 def hourly(slot):
@@ -90,7 +92,7 @@ def test_a_failed_slot_fails_the_command_is_not_retried_and_runs_at_the_next_bac
 def test_with_overlap_skip_a_slot_whose_turn_comes_while_a_run_is_in_flight_is_skipped(alias, job):
     # Another process's run holds the job's lease for the next minute.
     JobState.objects.using(alias).filter(name="hourly").update(
-        lease_owner="elsewhere", lease_until=aware(datetime.now(UTC)) + timedelta(minutes=1)
+        lease_owner="elsewhere", lease_until=timezone.now() + timedelta(minutes=1)
     )
     out = backfill("--overlap", "skip")
     assert SLOTS == [] and out.count("another run was in flight") == 6

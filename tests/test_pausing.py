@@ -3,7 +3,8 @@ A pause skips: the slots that fall while a job is paused, turned off or off
 in the database are not run when it comes back, and are counted.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
@@ -23,7 +24,7 @@ from tests.conftest import on_each_database
 from tests.effects import CALLS, record
 from tests.settings import PING_KEY
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
 
 
 def _aware(result):

@@ -11,7 +11,8 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from itertools import pairwise
 
 import pytest
@@ -57,7 +58,7 @@ def _posix(moment: datetime) -> float:
         from django.utils import timezone
 
         moment = timezone.make_aware(moment)
-    return moment.astimezone(UTC).timestamp()
+    return moment.astimezone(dt_timezone.utc).timestamp()
 
 
 def pause_and_resume(call, log, name):

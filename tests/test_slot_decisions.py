@@ -4,7 +4,8 @@ slot that waited for a run in flight, the missed policy for one only missed.
 Pure decisions on an interval job due every minute; no database.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 
@@ -12,7 +13,7 @@ from django_cron.clock import aware, stored
 from django_cron.jobs import JobDefinition
 from django_cron.slots import Busy, decide
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
 
 
 def at(minutes):
