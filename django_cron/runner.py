@@ -135,7 +135,9 @@ def run_due(
     todo, passed_over = _to_run(rows, force, clock)
     # Read by the first claim that needs them: an idle pass reads no windows.
     slots_seen = [at for s in rows for at in (s.next_run_at, s.retry_slot) if at is not None]
-    windows = blackouts.Windows(since=min(slots_seen, default=None))
+    # The due rows say whether a blackout window ends after their slots.
+    ahead = any(getattr(state, "blackout_ahead", True) for _, state in todo)
+    windows = blackouts.Windows(since=min(slots_seen, default=None), ahead=ahead)
     _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by, windows)
     if result.runs:
         prune_history()

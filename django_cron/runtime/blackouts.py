@@ -26,9 +26,10 @@ def _windows():
 class Windows:
     """The windows that one pass checks its slots against, read when first needed."""
 
-    def __init__(self, since: datetime | None = None):
+    def __init__(self, since: datetime | None = None, ahead: bool = True):
         self._since = since
-        self._found = None
+        # False when the pass knows that no window ends after its slots: no read.
+        self._found = None if ahead else []
         self._lock = threading.Lock()
 
     def covering(self, name: str, slot: datetime, now: datetime) -> Blackout | None:

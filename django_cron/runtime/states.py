@@ -17,14 +17,15 @@ from datetime import datetime
 
 from django.core.signals import setting_changed
 from django.db import connections, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_migrate
 
 from .. import conf, slots
 from ..clock import DbNow, aware, stored, utc_offset
 from ..definitions import definition_for
 from ..jobs import NAME_LIMIT
-from ..models import MISSED, JobState
+from ..models import MISSED, Blackout, JobState
 from ..registry import registry
 
 # Seconds after which a process brings the rows in step again, changed
@@ -225,13 +226,19 @@ def due(names=None) -> list:
         # Both sides are index range scans (next_run_at, alert_pending), which
         # the databases combine; alert_pending != '' would read every row.
         needed = Q(enabled=True, next_run_at__lte=DbNow()) | Q(alert_pending__gt="")
-        return rows.filter(needed).order_by().values_list(*FIELDS, "db_now")
+        # Whether a blackout window ends after the row's slot: only then does
+        # the pass read the windows (runtime/blackouts.py). Evaluated for the
+        # due rows only: the idle check returns none.
+        slot = Coalesce(OuterRef("retry_slot"), OuterRef("next_run_at"))
+        windows = Exists(Blackout.objects.filter(end__gt=slot))
+        rows = rows.filter(needed).annotate(blackout_ahead=windows)
+        return rows.order_by().values_list(*FIELDS, "db_now", "blackout_ahead")
 
     found = compiled.rows("due", alias, build) if names is None else build()
     states = []
-    for *values, db_now in found:
+    for *values, db_now, blackout_ahead in found:
         state = JobState.from_db(alias, FIELDS, values)
-        state.db_now = db_now
+        state.db_now, state.blackout_ahead = db_now, bool(blackout_ahead)
         states.append(state)
     return in_order(states)
 
