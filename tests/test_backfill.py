@@ -7,8 +7,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -58,12 +60,15 @@ def test_a_backfill_runs_each_slot_once_oldest_first_with_its_slot(alias, job):
     lines = out.splitlines()
     number = Backfill.objects.using(alias).get().pk
     assert lines[0] == f"Backfill #{number}: 6 slots of hourly, oldest first."
-    assert lines[1].startswith("2026-11-01T00:00:00+00:00 hourly: ok in ")
+    # Each slot in the job's time zone (TIME_ZONE here).
+    first = SIX[0].astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat()
+    assert lines[1].startswith(f"{first} hourly: ok in ")
     assert lines[-1] == "Ran 6 of 6 slots; 0 not run; 0 did not succeed."
     # Again: each slot had a successful run, and says so.
     out = backfill()
     assert len(SLOTS) == 6
-    assert "2026-11-01T05:00:00+00:00 hourly: not run, it had a successful run" in out
+    last = SIX[-1].astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat()
+    assert f"{last} hourly: not run, it had a successful run" in out
     # With --again, each runs once more.
     backfill("--again")
     assert SLOTS == SIX + SIX
@@ -159,7 +164,13 @@ def test_the_admin_asks_for_the_range_then_backfills_and_shows_progress(job, adm
     data = {"action": "backfill", "_selected_action": [state.pk]}
     response = admin_client.post(changelist, data)
     assert response.status_code == 200 and "From" in response.content.decode()
-    data.update(apply="Backfill", start="2026-11-01 00:00:00", end="2026-11-01 06:00:00")
+    # The form reads its times in TIME_ZONE.
+    local = ZoneInfo(settings.TIME_ZONE)
+    start, end = (
+        at.astimezone(local).strftime("%Y-%m-%d %H:%M:%S")
+        for at in (SIX[0], SIX[-1] + timedelta(minutes=1))
+    )
+    data.update(apply="Backfill", start=start, end=end)
     data.update(overlap="buffer_all")
     response = admin_client.post(changelist, data, follow=True)
     assert response.status_code == 200

@@ -5,8 +5,10 @@ and the API, scope "pause"), and days excluded in code (``exclude=``).
 
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -158,7 +160,8 @@ def test_the_api_refuses_a_bad_window_and_other_scopes_and_changes_nothing(alias
 
 @pytest.mark.django_db
 def test_the_admin_adds_a_window_with_its_author_and_an_audit_row(admin_client):
-    start = timezone.localtime()
+    # The form reads its times in TIME_ZONE.
+    start = datetime.now(ZoneInfo(settings.TIME_ZONE))
     data = {
         "start_0": start.strftime("%Y-%m-%d"),
         "start_1": start.strftime("%H:%M:%S"),
