@@ -133,11 +133,7 @@ def run_due(
         runs.sweep()
     _send_pending_alerts(rows)
     todo, passed_over = _to_run(rows, force, clock)
-    # Read by the first claim that needs them: an idle pass reads no windows.
-    slots_seen = [at for s in rows for at in (s.next_run_at, s.retry_slot) if at is not None]
-    # The due rows say whether a blackout window ends after their slots.
-    ahead = any(getattr(state, "blackout_ahead", True) for _, state in todo)
-    windows = blackouts.Windows(since=min(slots_seen, default=None), ahead=ahead)
+    windows = _windows(rows, todo)
     _run_all(todo, result, force, clock, should_stop, on_run, threads, forced_by, windows)
     if result.runs:
         prune_history()
@@ -177,6 +173,16 @@ def _to_run(rows, force: bool, clock) -> tuple:
         elif is_due(definition, state, clock.now()):
             todo.append((definition, state))
     return todo, passed_over
+
+
+def _windows(rows, todo) -> blackouts.Windows:
+    """
+    Return the pass's blackout windows, read by the first claim that needs
+    them, and by none if the due rows say no window ends after their slots.
+    """
+    seen = [at for s in rows for at in (s.next_run_at, s.retry_slot) if at is not None]
+    ahead = any(getattr(state, "blackout_ahead", True) for _, state in todo)
+    return blackouts.Windows(since=min(seen, default=None), ahead=ahead)
 
 
 def _sweep_and_look_ahead(names, passed_over):

@@ -332,57 +332,69 @@ def _claim_row(definition, state, owner, force, decision, lease, clock) -> bool:
     single = one_at_a_time(definition)
     runs = decision.slot is not None
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=DbNow()) if single else Q()
-    take = {}
-    if single and runs:
-        take = {
-            "lease_owner": owner,
-            "lease_until": db_now_plus(definition.lease),
-            "busy_from": clock.now(),
-            "busy_with": None if force else state.pk,
-        }
-        if decision.waited:
-            take["waited_until"] = lease.busy.ended
+    take = _taken(definition, state, owner, force, decision, lease, clock) if runs else {}
     if force and (single or definition.enqueue):
         # A queued job's row is written even with nothing to write: the
         # row's lock orders the count of its runs in flight.
         return bool(_states().filter(free, pk=lease.pk).update(**(take or _TOUCH)))
     if force:
         return True  # the lock backend's slot keeps the count
-    moved = {
-        "next_run_at": decision.following,
-        "retry_slot": None,
-        "retry_attempt": 0,
-        # Its last slot, missed or skipped: say so where a run's outcome goes.
-        **({"last_status": MISSED} if not runs and decision.following is None else {}),
-    }
-    if decision.skipped:
-        moved["skipped_overlap"] = F("skipped_overlap") + decision.skipped
-    if decision.blacked_out:
-        moved["skipped_blackout"] = F("skipped_blackout") + 1
     row = Q(pk=state.pk, enabled=True, next_run_at=state.next_run_at, next_run_at__lte=DbNow())
     if definition.times is not None:
         row &= Q(successes__lt=definition.times)  # finished: no slot comes due any more
     if lease.pk == state.pk:
-        claimed = _states().filter(free, lease.unchanged(), row).update(**moved, **take)
+        claimed = _states().filter(free, lease.unchanged(), row).update(**_moved(decision), **take)
     else:
         # The job's row first, then the schedule's: both, or the claim rolls back.
         if not _states().filter(free, lease.unchanged(), pk=lease.pk).update(**(take or _TOUCH)):
             return False
-        claimed = _states().filter(row).update(**moved)
+        claimed = _states().filter(row).update(**_moved(decision))
         if not claimed:
             raise _Moved
-    if claimed and decision.blacked_out:
+    if claimed:
+        _say_skipped(definition, decision)
+    return bool(claimed) and runs
+
+
+def _taken(definition, state, owner, force, decision, lease, clock) -> dict:
+    """The fields that take a one-at-a-time job's lease, and say when and for what it runs."""
+    if not one_at_a_time(definition):
+        return {}
+    taken = {
+        "lease_owner": owner,
+        "lease_until": db_now_plus(definition.lease),
+        "busy_from": clock.now(),
+        "busy_with": None if force else state.pk,
+    }
+    if decision.waited:
+        taken["waited_until"] = lease.busy.ended
+    return taken
+
+
+def _moved(decision) -> dict:
+    """The fields that move a schedule's row past the slot claimed, counting what it skipped."""
+    moved = {"next_run_at": decision.following, "retry_slot": None, "retry_attempt": 0}
+    if decision.slot is None and decision.following is None:
+        moved["last_status"] = MISSED  # its last slot, missed or skipped
+    if decision.skipped:
+        moved["skipped_overlap"] = F("skipped_overlap") + decision.skipped
+    if decision.blacked_out:
+        moved["skipped_blackout"] = F("skipped_blackout") + 1
+    return moved
+
+
+def _say_skipped(definition, decision) -> None:
+    if decision.blacked_out:
         logger.info("Job %s skipped a slot in a blackout window", definition.name)
-    elif claimed and decision.skipped:
+    elif decision.skipped:
         logger.info(
             "Job %s skipped %d slots due while a run was in flight (overlap=%r)",
             definition.name,
             decision.skipped,
             definition.overlap,
         )
-    elif claimed and not runs:
+    elif decision.slot is None:
         logger.info("Job %s skipped missed slots up to %s", definition.name, decision.following)
-    return bool(claimed) and runs
 
 
 _TOUCH = {"enabled": F("enabled")}
@@ -468,7 +480,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
     whose enqueue() failed ends here too, ``was`` queued.
     """
     outcome.apply_to(run)
-    then = _after_run(definition, run)
+    then, holder = _after_run(definition, run), _holder(definition, run)
     try:
         # The run's end first, on its own: should the summary fail, the run
         # keeps its outcome, and the sweep leaves it alone.
@@ -487,7 +499,6 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
             )
         )
         # A success held the job's lease: its count for alerts went in the same UPDATE.
-        holder = _holder(definition, run)
         counted = (
             won
             and _summarise(run, run.status, run.duration, run.error, run.message, then, holder)
@@ -498,7 +509,7 @@ def finish(definition, run: JobRun, outcome, clock: PassClock, was=JobRun.Status
         # this fails too, the lease expires on its own, and the error that
         # counts is the one on its way out.
         with suppress(DatabaseError):
-            _release(run, _holder(definition, run))
+            _release(run, holder)
         raise
     if not won:
         if was == JobRun.Status.QUEUED:

@@ -94,6 +94,30 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_backfill(sub) -> None:
+    """Add the backfill action and its options."""
+    backfill = sub.add_parser(
+        "backfill", help="Run a job once for each slot of its schedule in a past range."
+    )
+    backfill.add_argument("name", metavar="NAME")
+    backfill.add_argument(
+        "--from", dest="start", required=True, help="ISO 8601 date and time: the first slot."
+    )
+    backfill.add_argument(
+        "--to", dest="end", required=True, help="ISO 8601 date and time, not included."
+    )
+    backfill.add_argument(
+        "--overlap",
+        choices=Backfill.Overlap.values,
+        default=Backfill.Overlap.BUFFER_ALL,
+        help="While another run is in flight: wait for it (buffer_all, the default) or "
+        "skip the slot (skip).",
+    )
+    backfill.add_argument(
+        "--again", action="store_true", help="Run the slots that had a successful run too."
+    )
+
+
 class Command(BaseCommand):
     help = "List, run and watch the scheduled jobs of django_cron."
 
@@ -119,26 +143,7 @@ class Command(BaseCommand):
         nxt.add_argument("name", metavar="NAME")
         nxt.add_argument("--after", help="ISO 8601 date and time (default: now).")
         nxt.add_argument("--count", type=int, default=1)
-        backfill = sub.add_parser(
-            "backfill", help="Run a job once for each slot of its schedule in a past range."
-        )
-        backfill.add_argument("name", metavar="NAME")
-        backfill.add_argument(
-            "--from", dest="start", required=True, help="ISO 8601 date and time: the first slot."
-        )
-        backfill.add_argument(
-            "--to", dest="end", required=True, help="ISO 8601 date and time, not included."
-        )
-        backfill.add_argument(
-            "--overlap",
-            choices=Backfill.Overlap.values,
-            default=Backfill.Overlap.BUFFER_ALL,
-            help="While another run is in flight: wait for it (buffer_all, the default) or "
-            "skip the slot (skip).",
-        )
-        backfill.add_argument(
-            "--again", action="store_true", help="Run the slots that had a successful run too."
-        )
+        _add_backfill(sub)
         key = sub.add_parser("key", help="Create, list and revoke operator keys for the API.")
         key_actions = key.add_subparsers(dest="key_action", required=True, metavar="KEY_ACTION")
         create = key_actions.add_parser("create", help="Make a key and print it, once.")
