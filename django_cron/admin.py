@@ -541,21 +541,29 @@ class JobStateAdmin(CronModelAdmin):
         runs = format_html('<a href="{}">{}</a>', self._url("jobrun_changelist"), _("Runs"))
         self.message_user(request, format_html(message, runs), messages.SUCCESS)
 
+    def ask(self, request, queryset, form, action, title, intro, button):
+        """The page of an action that asks first: the jobs, the form, and a button."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "action": action,
+            "button": button,
+            "opts": self.model._meta,
+            "queryset": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/django_cron/jobstate/ask.html", context)
+
     @admin.action(description=_("Pause…"), permissions=["change"])
     def pause(self, request, queryset):
         """Ask for the reason, then pause the selected jobs."""
         form = PauseForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Pause jobs"),
-                "opts": self.model._meta,
-                "queryset": queryset,
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "media": self.media,
-            }
-            return TemplateResponse(request, "admin/django_cron/jobstate/pause.html", context)
+            intro = _("These jobs will not run until they are resumed.")
+            return self.ask(request, queryset, form, "pause", _("Pause jobs"), intro, _("Pause"))
         reason = form.cleaned_data["reason"].strip()
         paused = JobState.paused_fields(audit.user_actor(request.user), reason)
         with transaction.atomic(using=conf.database()):
@@ -572,16 +580,12 @@ class JobStateAdmin(CronModelAdmin):
         """Ask for the range, then run each selected job once for each slot in it."""
         form = BackfillForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Backfill jobs"),
-                "opts": self.model._meta,
-                "queryset": queryset,
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                "media": self.media,
-            }
-            return TemplateResponse(request, "admin/django_cron/jobstate/backfill.html", context)
+            intro = _(
+                "Each of these jobs runs once for each slot of its schedule in the range, "
+                "oldest first."
+            )
+            title = _("Backfill jobs")
+            return self.ask(request, queryset, form, "backfill", title, intro, _("Backfill"))
         data, actor, made = form.cleaned_data, audit.user_actor(request.user), []
         for name in queryset.values_list("name", flat=True):
             try:

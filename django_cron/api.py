@@ -33,7 +33,7 @@ from .db_schedules.listing import listed_one_offs, one_off
 from .db_schedules.rules import TooManyPending, shape_errors
 from .health import overview
 from .inputs import BadInput
-from .models import AuditEntry, Backfill, Blackout, JobRun, JobSchedule, JobState
+from .models import AuditEntry, Backfill, Blackout, JobSchedule, JobState
 from .pages import page_of
 from .registry import registry
 from .runtime import backfills
@@ -418,25 +418,6 @@ def blackout_delete(request, credential, pk):
 BACKFILL_FIELDS = ("from", "to", "overlap", "again")
 
 
-def _backfill(backfill: Backfill) -> dict:
-    runs = backfill.runs.values_list("status", flat=True)
-    statuses = list(runs)
-    return {
-        "id": backfill.pk,
-        "job": backfill.job,
-        "from": with_offset(backfill.start).isoformat(),
-        "to": with_offset(backfill.end).isoformat(),
-        "overlap": backfill.overlap,
-        "again": backfill.again,
-        "requested_by": backfill.requested_by,
-        "slots": backfill.total,
-        "ran": len(statuses),
-        "ok": statuses.count(JobRun.Status.OK),
-        "not_run": backfill.passed,
-        "finished": with_offset(backfill.finished_at).isoformat() if backfill.finished_at else None,
-    }
-
-
 @endpoint("run", "django_cron.change_jobstate")
 def backfill(request, credential, name):
     """
@@ -467,9 +448,11 @@ def backfill(request, credential, name):
         overlap,
         again,
         requested_by=credential.actor,
-        then=lambda made: _record(request, credential, "backfill", name, after=_backfill(made)),
+        then=lambda made: _record(
+            request, credential, "backfill", name, after=backfills.shown(made)
+        ),
     )
-    shown = _backfill(made)
+    shown = backfills.shown(made)
     response = JsonResponse({"backfill": shown}, status=202)
     add_closer(response, lambda: backfill_in_background(made))
     return response
@@ -483,4 +466,4 @@ def backfill_detail(request, credential, pk):
     )
     if found is None:
         return _error(f"No backfill has the id {pk}.", 404)
-    return JsonResponse({"backfill": _backfill(found)})
+    return JsonResponse({"backfill": backfills.shown(found)})

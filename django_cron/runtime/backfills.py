@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import conf, slots
-from ..clock import PassClock, aware, stored
+from ..clock import PassClock, aware, stored, with_offset
 from ..locks.base import new_token
 from ..models import Backfill, JobRun
 from ..registry import registry
@@ -83,6 +83,25 @@ def create(
         if then is not None:
             then(backfill)
     return backfill
+
+
+def shown(backfill: Backfill) -> dict:
+    """Return the backfill and how far it got, as the API answers and the audit trail keeps it."""
+    statuses = list(backfill.runs.values_list("status", flat=True))
+    return {
+        "id": backfill.pk,
+        "job": backfill.job,
+        "from": with_offset(backfill.start).isoformat(),
+        "to": with_offset(backfill.end).isoformat(),
+        "overlap": backfill.overlap,
+        "again": backfill.again,
+        "requested_by": backfill.requested_by,
+        "slots": backfill.total,
+        "ran": len(statuses),
+        "ok": statuses.count(JobRun.Status.OK),
+        "not_run": backfill.passed,
+        "finished": with_offset(backfill.finished_at).isoformat() if backfill.finished_at else None,
+    }
 
 
 def slots_of(backfill: Backfill) -> list:

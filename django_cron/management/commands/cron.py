@@ -333,7 +333,7 @@ class Command(BaseCommand):
                 again,
                 requested_by=actor,
                 then=lambda made: audit.record(
-                    actor, VIA, "backfill", name, after=_backfill_fields(made)
+                    actor, VIA, "backfill", name, after=backfills.shown(made)
                 ),
             )
         except ValidationError as exc:
@@ -415,18 +415,6 @@ def _why(why: str) -> str:
     if why == "busy":
         return "another run was in flight (--overlap skip)"
     return "it had a successful run (--again runs it again)"
-
-
-def _backfill_fields(backfill) -> dict:
-    """A backfill as the audit trail keeps it."""
-    return {
-        "id": backfill.pk,
-        "from": aware(backfill.start).isoformat(),
-        "to": aware(backfill.end).isoformat(),
-        "overlap": backfill.overlap,
-        "again": backfill.again,
-        "slots": backfill.total,
-    }
 
 
 def _job_lines(job) -> list:
