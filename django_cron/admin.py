@@ -125,6 +125,59 @@ class CronModelAdmin(admin.ModelAdmin):
         return reverse(f"admin:django_cron_{name}", args=args, current_app=self.admin_site.name)
 
 
+class AuditedAdmin(CronModelAdmin):
+    """
+    The admin of rows whose every change leaves an audit row, written in the
+    change's transaction: who made it, and what it was before and after.
+    """
+
+    # Set by each subclass: the field that keeps who made a row, and the
+    # audit trail's actions for adding, changing and deleting one.
+    author_field = ""
+    actions_named = ("add", "change", "delete")
+
+    def audited(self, obj) -> dict:
+        """The row as the audit trail keeps it."""
+        return {"id": obj.pk, **model_to_dict(obj, exclude=["id"])}
+
+    def audit_job(self, obj) -> str:
+        """The job (or pattern of jobs) the row is about, for the audit trail."""
+        return ""
+
+    def audit_extra(self, obj) -> dict:
+        """More of the audit row (arguments, a note)."""
+        return {}
+
+    def save_model(self, request, obj, form, change):
+        rows = type(obj).objects.using(conf.database())
+        before = self.audited(rows.get(pk=obj.pk)) if change else None
+        if not change:
+            setattr(obj, self.author_field, audit.user_actor(request.user))
+        added, changed, _deleted = self.actions_named
+        with transaction.atomic(using=conf.database()):
+            obj.save(using=conf.database())
+            self.record(
+                request,
+                changed if change else added,
+                self.audit_job(obj),
+                before=before,
+                after=self.audited(obj),
+                **self.audit_extra(obj),
+            )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=conf.database()):
+            self.record(
+                request, self.actions_named[2], self.audit_job(obj), before=self.audited(obj)
+            )
+            obj.delete(using=conf.database())
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=conf.database()):
+            for obj in queryset:
+                self.delete_model(request, obj)
+
+
 def _local(moment, zone) -> str:
     return date_format(moment.astimezone(zone), "Y-m-d H:i:s")
 
@@ -630,11 +683,6 @@ class JobStateAdmin(CronModelAdmin):
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
-def _fields(entry: JobSchedule) -> dict:
-    """An entry's fields as the audit trail keeps them, before and after a change."""
-    return model_to_dict(entry, exclude=["id"])
-
-
 def registered_names():
     """The jobs and commands a schedule in the database may name: the registered ones only."""
     return [(name, name) for name in sorted(d.name for d in registry.all())]
@@ -712,7 +760,7 @@ class JobScheduleForm(forms.ModelForm):
 
 
 @admin.register(JobSchedule)
-class JobScheduleAdmin(CronModelAdmin):
+class JobScheduleAdmin(AuditedAdmin):
     """
     Schedules kept in the database. The form checks an entry as ``manage.py
     check`` checks a job in code (``JobSchedule.clean()``), and saving it plans
@@ -773,31 +821,15 @@ class JobScheduleAdmin(CronModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and request.user.has_perm(CHANGE_JOBS)
 
-    def save_model(self, request, obj, form, change):
-        rows = JobSchedule.objects.using(conf.database())
-        before = _fields(rows.get(pk=obj.pk)) if change else None
-        if not change:
-            obj.author = audit.user_actor(request.user)
-        with transaction.atomic(using=conf.database()):
-            obj.save(using=conf.database())  # which plans its next run
-            self.record(
-                request,
-                "change schedule" if change else "add schedule",
-                obj.job,
-                arguments={"args": obj.args, "kwargs": obj.kwargs},
-                before=before,
-                after={"id": obj.pk, **_fields(obj)},
-            )
+    # Saving an entry plans its next run, in the same transaction as its audit row.
+    author_field = "author"
+    actions_named = ("add schedule", "change schedule", "delete schedule")
 
-    def delete_model(self, request, obj):
-        with transaction.atomic(using=conf.database()):
-            self.record(request, "delete schedule", obj.job, before={"id": obj.pk, **_fields(obj)})
-            obj.delete(using=conf.database())
+    def audit_job(self, obj):
+        return obj.job
 
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic(using=conf.database()):
-            for obj in queryset:
-                self.delete_model(request, obj)
+    def audit_extra(self, obj):
+        return {"arguments": {"args": obj.args, "kwargs": obj.kwargs}}
 
     @admin.display(description=_("when"))
     def runs_when(self, obj):
@@ -865,7 +897,7 @@ class BackfillAdmin(CronModelAdmin):
 
 
 @admin.register(Blackout)
-class BlackoutAdmin(CronModelAdmin):
+class BlackoutAdmin(AuditedAdmin):
     """
     Windows in which no job runs, or none whose name matches a pattern: the
     slots inside one are skipped and counted, as a pause's are. A change is
@@ -887,31 +919,14 @@ class BlackoutAdmin(CronModelAdmin):
     def in_force(self, obj):
         return obj.start <= timezone.now() < obj.end
 
-    def save_model(self, request, obj, form, change):
-        rows = Blackout.objects.using(conf.database())
-        before = model_to_dict(rows.get(pk=obj.pk)) if change else None
-        if not change:
-            obj.created_by = audit.user_actor(request.user)
-        with transaction.atomic(using=conf.database()):
-            obj.save(using=conf.database())
-            self.record(
-                request,
-                "change blackout" if change else "blackout",
-                obj.jobs,
-                before=before,
-                after={"id": obj.pk, **model_to_dict(obj)},
-                note=obj.reason,
-            )
+    author_field = "created_by"
+    actions_named = ("blackout", "change blackout", "delete blackout")
 
-    def delete_model(self, request, obj):
-        with transaction.atomic(using=conf.database()):
-            self.record(request, "delete blackout", obj.jobs, before=model_to_dict(obj))
-            obj.delete(using=conf.database())
+    def audit_job(self, obj):
+        return obj.jobs
 
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic(using=conf.database()):
-            for obj in queryset:
-                self.delete_model(request, obj)
+    def audit_extra(self, obj):
+        return {"note": obj.reason}
 
 
 RUN_FIELDS = [
