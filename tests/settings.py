@@ -60,11 +60,14 @@ TEMPLATES = [
 
 PG_HOST = os.environ.get("DJANGO_CRON_TEST_PG_HOST", "127.0.0.1")
 MYSQL_HOST = os.environ.get("DJANGO_CRON_TEST_MYSQL_HOST", "127.0.0.1")
-# Database 15 of the local Redis, 14 for a run with a suffix (tests flush it).
-REDIS_URL = os.environ.get(
-    "DJANGO_CRON_TEST_REDIS_URL",
-    f"redis://127.0.0.1:6379/{14 if os.environ.get('DJANGO_CRON_TEST_DB_SUFFIX') else 15}",
+# Database 15 of the local Redis, 14 for a run with a suffix (tests flush it),
+# or the one DJANGO_CRON_TEST_REDIS_DB names; the task queues use the one two below.
+REDIS_DB = int(
+    os.environ.get(
+        "DJANGO_CRON_TEST_REDIS_DB", 14 if os.environ.get("DJANGO_CRON_TEST_DB_SUFFIX") else 15
+    )
 )
+REDIS_URL = os.environ.get("DJANGO_CRON_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_DB}")
 REQUIRE_SERVICES = os.environ.get("DJANGO_CRON_TEST_SERVICES") == "require"
 USE_TEST_DBS = os.environ.get("DJANGO_CRON_TEST_USE_TEST_DBS") == "1"
 # Two checkouts may run their suites side by side with different suffixes.
@@ -193,7 +196,7 @@ TASKS = {
 # the workers it starts share PostgreSQL, as the default database too (where the
 # database backend keeps its queue), and a Redis database of their own.
 TASK_ENGINE = os.environ.get("DJANGO_CRON_TEST_TASKS", "")
-TASKS_REDIS_URL = f"redis://{redis_host}:{redis_port}/{12 if SUFFIX else 13}"
+TASKS_REDIS_URL = f"redis://{redis_host}:{redis_port}/{REDIS_DB - 2}"
 if TASK_ENGINE:
     DATABASES["default"] = DATABASES["postgresql"]
     INSTALLED_APPS.append("tests.taskapp")
