@@ -236,17 +236,20 @@ def upcoming(schedule, moment: datetime, count: int, next_run_at=None, skip=None
     ``skip(slot)`` leaves out slots that will be skipped (blackout windows);
     at most COUNT_LIMIT of them are passed over.
     """
-    if next_run_at is not None:
-        slot = schedule.resume_after(aware(next_run_at), moment)
-    else:
-        slot = schedule.next_after(moment)
     found = []
-    # Without USE_TZ, not the slots it cannot store.
-    for _ in range(count + (COUNT_LIMIT if skip is not None else 0)):
-        slot = storable_slot(schedule, slot)
-        if slot is None or len(found) == count:
-            break  # past its end date, or a one-off run's one slot
-        if skip is None or not skip(slot):
-            found.append(slot)
-        slot = schedule.next_after(slot)
+    try:
+        if next_run_at is not None:
+            slot = schedule.resume_after(aware(next_run_at), moment)
+        else:
+            slot = schedule.next_after(moment)
+        # Without USE_TZ, not the slots it cannot store.
+        for _ in range(count + (COUNT_LIMIT if skip is not None else 0)):
+            slot = storable_slot(schedule, slot)
+            if slot is None or len(found) == count:
+                break  # past its end date, or a one-off run's one slot
+            if skip is None or not skip(slot):
+                found.append(slot)
+            slot = schedule.next_after(slot)
+    except OverflowError:
+        pass  # a stored time at the end of the calendar: no slot comes after it
     return found

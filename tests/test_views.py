@@ -241,6 +241,8 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_queue_wait": None,
         "problem": None,
         "paused": None,
+        "overlap": "buffer_one",
+        "skipped": {"paused": 0, "overlap": 0, "blackout": 0, "text": ""},
     }
     assert job == {
         "name": "berlin",
@@ -256,6 +258,8 @@ def test_details_say_everything_the_runner_knows_of_each_job(registry):
         "last_queue_wait": None,
         "problem": None,
         "paused": None,
+        "overlap": "buffer_one",
+        "skipped": {"paused": 0, "overlap": 0, "blackout": 0, "text": ""},
     }
     assert mail["last_status"] == "ok" and mail["last_return"] == "{'sent': 42}"
     assert mail["last_duration"] >= 0
