@@ -163,9 +163,7 @@ def _to_run(rows, force: bool, clock) -> tuple:
             if definition is not None and not _broken(definition):
                 todo.append((definition, state))
         elif definition is None or _broken(definition) or not definition.enabled:
-            # Off in the database: its slots are skipped as a pause's are.
-            off = getattr(definition, "entry", None) is not None and not _broken(definition)
-            if not (off and states.skip_while_off(definition, state, clock.now())):
+            if not _skipped_while_off(definition, state, clock):
                 passed_over.append(state.pk)
         elif state.schedule_key != slots.key(definition):
             # Planned by a process with other code (a deploy under way): plan it anew.
@@ -173,6 +171,22 @@ def _to_run(rows, force: bool, clock) -> tuple:
         elif is_due(definition, state, clock.now()):
             todo.append((definition, state))
     return todo, passed_over
+
+
+def _skipped_while_off(definition, state, clock) -> bool:
+    """
+    Skip the due slots of a row whose schedule in the database is off, as a
+    pause's are; return whether this pass did. A schedule that cannot count
+    them marks the job broken, as a claim that cannot plan does.
+    """
+    if getattr(definition, "entry", None) is None or _broken(definition):
+        return False
+    try:
+        return states.skip_while_off(definition, state, clock.now())
+    except Exception as exc:
+        registry.mark_broken(definition, f"its schedule cannot say when it runs next ({exc!r})")
+        _broken(definition)
+        return False
 
 
 def _windows(rows, todo) -> blackouts.Windows:

@@ -146,3 +146,24 @@ def test_the_skipped_slots_show_in_cron_list_the_status_details_and_the_admin(
     assert job["overlap"] == "buffer_one"
     page = admin_client.get(reverse("admin:django_cron_jobstate_change", args=[rows.get().pk]))
     assert said in page.content.decode()
+
+
+@pytest.mark.usefixtures("cron_db")
+@on_each_database
+def test_a_schedule_off_in_the_database_whose_slots_cannot_be_counted_stops_no_other_job(
+    alias, registry, settings
+):
+    registry.register(lambda to="": record("report", to), name="report", every=3600)
+    registry.register(lambda: record("tick"), name="tick", every=60)
+    run_due()
+    entry = django_cron.add_schedule("report", cron="*/5 * * * *", kwargs={"to": "ops"})
+    entry.enabled = False
+    entry.save()
+    # Written past every check, as a hand edit would: slots since year 1 cannot be counted.
+    first = datetime(1, 1, 1, 0, 5, tzinfo=dt_timezone.utc if settings.USE_TZ else None)
+    JobState.objects.using(alias).filter(db_schedule=entry).update(next_run_at=first)
+    due_since(alias, "tick", 1)
+    assert [run.job.name for run in run_due().runs] == ["tick"]
+    # Left as it was, and said broken once rather than failing every pass.
+    assert JobState.objects.using(alias).get(db_schedule=entry).next_run_at == first
+    assert [run.job.name for run in run_due(["tick"], force=True).runs] == ["tick"]
