@@ -917,7 +917,7 @@ class BlackoutAdmin(AuditedAdmin):
 
     @admin.display(description=_("in force"), boolean=True)
     def in_force(self, obj):
-        return obj.start <= timezone.now() < obj.end
+        return obj.in_force
 
     author_field = "created_by"
     actions_named = ("blackout", "change blackout", "delete blackout")

@@ -336,7 +336,6 @@ BLACKOUT_FIELDS = ("start", "end", "jobs", "reason")
 
 
 def _window(window: Blackout) -> dict:
-    now = timezone.now()
     return {
         "id": window.pk,
         "start": with_offset(window.start).isoformat(),
@@ -344,7 +343,7 @@ def _window(window: Blackout) -> dict:
         "jobs": window.jobs,
         "reason": window.reason,
         "created_by": window.created_by,
-        "in_force": window.start <= now < window.end,
+        "in_force": window.in_force,
     }
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import conf, slots
-from .clock import aware
+from .clock import aware, stored
 from .definitions import definition_for
 from .models import JobRun, JobSchedule, JobState
 from .registry import registry
@@ -126,14 +126,14 @@ class JobOverview:
             count = min(count, definition.times - state.successes)
         moment = aware(after or timezone.now())
         if windows is None:
-            windows = blackouts.ahead(lease_name(definition), moment)
-        mine = [(aware(w.start), aware(w.end)) for w in windows if w.applies_to(self.lease)]
-        stored = state.next_run_at if state is not None else None
+            windows = blackouts.ahead(self.lease, moment)
+
+        def blacked_out(slot):
+            return any(window.covers(self.lease, stored(slot)) for window in windows)
+
+        following = state.next_run_at if state is not None else None
         try:
-            schedule = definition.schedule
-            return slots.upcoming(
-                schedule, moment, count, stored, skip=lambda slot: _within(slot, mine)
-            )
+            return slots.upcoming(definition.schedule, moment, count, following, blacked_out)
         except ValueError:
             return []
 
@@ -141,10 +141,6 @@ class JobOverview:
     def lease(self) -> str:
         """The job's own name, for a further schedule of it too: what windows match."""
         return lease_name(self.definition)
-
-
-def _within(slot: datetime, spans) -> bool:
-    return any(start <= slot < end for start, end in spans)
 
 
 def overview(now: datetime | None = None) -> list:

@@ -355,8 +355,13 @@ class Blackout(models.Model):
         return not self.jobs or fnmatchcase(name, self.jobs)
 
     def covers(self, name: str, *moments) -> bool:
-        """Tell whether the window holds any of ``moments`` for the job ``name``."""
+        """Tell whether the window holds any of ``moments`` (as stored) for the job ``name``."""
         return self.applies_to(name) and any(self.start <= at < self.end for at in moments)
+
+    @property
+    def in_force(self) -> bool:
+        """Tell whether the window holds the present moment."""
+        return self.start <= timezone.now() < self.end
 
 
 class Lock(models.Model):

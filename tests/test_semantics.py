@@ -17,6 +17,7 @@ from itertools import pairwise
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from django_cron import register
 from django_cron.models import JobRun, JobState
@@ -55,8 +56,6 @@ def slots_of(alias, name) -> list:
 
 def _posix(moment: datetime) -> float:
     if moment.tzinfo is None:
-        from django.utils import timezone
-
         moment = timezone.make_aware(moment)
     return moment.astimezone(dt_timezone.utc).timestamp()
 

@@ -134,7 +134,7 @@ def _mail(name, state, kind):
     if kind == ALERT_PAUSED:
         return (
             f"[cron] {name} paused after failing {state.consecutive_failures} times in a row",
-            f"{name} is paused: it {state.pause_reason[len('paused ') :]}\n\n"
+            f"{name} was {state.pause_reason}\n\n"
             "It runs again once someone resumes it, in the admin or through the API.",
         )
     failures = state.consecutive_failures

@@ -104,10 +104,15 @@ def shown(backfill: Backfill) -> dict:
     }
 
 
-def slots_of(backfill: Backfill) -> list:
-    """Return the slots the backfill runs, oldest first, as stored; ValueError if too many."""
+def _job(backfill: Backfill) -> tuple:
+    """Return the backfill's job definition and state row (made if the runner has not yet)."""
     definition = registry.get(backfill.job)
-    state = states.sync_states([definition], timezone.now()).get(definition.name)
+    return definition, states.sync_states([definition], timezone.now()).get(definition.name)
+
+
+def slots_of(backfill: Backfill, job=None) -> list:
+    """Return the slots the backfill runs, oldest first, as stored; ValueError if too many."""
+    definition, state = job or _job(backfill)
     anchor = state.next_run_at if state is not None else None
     return slots.between(definition.schedule, backfill.start, backfill.end, anchor)
 
@@ -118,9 +123,8 @@ def run(backfill: Backfill, on_run=None, on_pass=None, should_stop=None) -> Prog
     and ``on_pass(slot, why)`` are told of each slot as it goes;
     ``should_stop()`` is asked between slots and while one waits.
     """
-    definition = registry.get(backfill.job)
-    state = states.sync_states([definition], timezone.now())[definition.name]
-    found = slots_of(backfill)
+    definition, state = _job(backfill)
+    found = slots_of(backfill, (definition, state))
     _backfills().filter(pk=backfill.pk).update(total=len(found))
     progress = Progress()
     for slot in found:

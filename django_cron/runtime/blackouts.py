@@ -42,12 +42,6 @@ class Windows:
         return next((window for window in self._found if window.covers(name, slot, now)), None)
 
 
-def in_force(now: datetime, name: str | None = None) -> list:
-    """Return the windows that hold ``now``, for the job ``name`` if given."""
-    found = _windows().filter(start__lte=now, end__gt=now)
-    return [window for window in found if name is None or window.applies_to(name)]
-
-
 def ahead(name: str | None, since: datetime) -> list:
     """Return the windows (for the job ``name``, if given) that end after ``since``."""
     found = _windows().filter(end__gt=stored(since))

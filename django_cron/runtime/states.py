@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.signals import setting_changed
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_migrate
@@ -323,12 +323,11 @@ def resume(rows) -> list:
             skipped = skipping(definition_for(state), state, state.db_now)
         except Exception:
             skipped = {}  # a schedule that cannot plan: its health says broken
-        with transaction.atomic(using=conf.database()):
-            done = (
-                _states()
-                .filter(pk=state.pk, enabled=False, next_run_at=state.next_run_at)
-                .update(**JobState.RESUMED, **skipped)
-            )
+        done = (
+            _states()
+            .filter(pk=state.pk, enabled=False, next_run_at=state.next_run_at)
+            .update(**JobState.RESUMED, **skipped)
+        )
         if done:
             resumed.append(state.name)
     return resumed
